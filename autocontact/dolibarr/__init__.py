@@ -1,0 +1,1 @@
+"""The data model: peewee over Dolibarr's tables, the document-type registry, the schema."""

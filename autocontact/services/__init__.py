@@ -1,0 +1,1 @@
+"""Domain services: functions that take ids and options and return plain results."""

@@ -1,0 +1,222 @@
+"""Login, logout, and who the current user is on every request."""
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session,
+    url_for,
+)
+from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..dolibarr.models import User
+from ..extensions import csrf, login_manager
+from ..services import auth as auth_service
+from ..services import ldap_auth, permissions, settings as settings_service
+from ..services.directory import user_entities
+from .errors import error_response
+from .forms import EmptyForm
+
+bp = Blueprint("auth", __name__)
+
+
+@dataclass
+class CurrentUser(permissions.Actor, UserMixin):
+    """The Flask-Login user: an Actor whose roles were computed for this request."""
+
+    def get_id(self):
+        return str(self.user_id)
+
+    @property
+    def role_label(self):
+        if self.is_admin:
+            return "administrator"
+        for role in (permissions.MANAGER, permissions.EDITOR):
+            if self.can(role):
+                return role
+        return permissions.VIEWER
+
+
+class LoginForm(FlaskForm):
+    login = StringField("Login", validators=[DataRequired(), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+def constants():
+    """The AUTOCONTACT_* settings, read once per request."""
+    if "constants" not in g:
+        g.constants = settings_service.read_constants(current_app.config["ENTITY"])
+    return g.constants
+
+
+def ldap_settings():
+    return ldap_auth.LdapSettings.from_config(current_app.config["LDAP"])
+
+
+def safe_next(target):
+    """Only the app's own paths: no scheme, no host, no protocol-relative URL."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    return target
+
+
+def _actor_for(user, backend, login):
+    """Roles of a Dolibarr user now, or None when they may no longer use the tool."""
+    if user is None or auth_service.refusal_for(user):
+        return None
+    entity = current_app.config["ENTITY"]
+    ldap_groups = None
+    if backend == "ldap":
+        values = constants()
+        if (settings_service.json_list(values, settings_service.EDITOR_LDAP_GROUPS)
+                or settings_service.json_list(values, settings_service.MANAGER_LDAP_GROUPS)):
+            try:
+                ldap_groups = ldap_auth.user_groups(ldap_settings(), login)
+            except ldap_auth.LdapUnavailable:
+                current_app.logger.warning("LDAP unreachable: LDAP group roles ignored")
+                ldap_groups = ()
+            if ldap_groups is None:  # gone from the directory
+                return None
+    actor = permissions.compute_roles(user, entity, constants(), ldap_groups)
+    return CurrentUser(**vars(actor))
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    """Reload the Dolibarr user each request, so changes apply at once."""
+    if not str(user_id).isdigit():
+        return None
+    user = User.get_or_none(User.rowid == int(user_id),
+                            User.entity.in_(user_entities(current_app.config["ENTITY"])))
+    return _actor_for(user, session.get("auth_backend"), session.get("auth_login"))
+
+
+def _basic_auth_user():
+    """HTTP Basic on /api/, with the same backends and throttling as the form."""
+    credentials = request.authorization
+    if credentials is None or credentials.type != "basic":
+        return None
+    try:
+        result = _authenticate(credentials.username, credentials.password)
+    except auth_service.LoginRefused as refused:
+        g.auth_refusal = str(refused)
+        return None
+    return _actor_for(result.user, result.backend, credentials.username)
+
+
+def _authenticate(login, password):
+    config = current_app.config
+    return auth_service.authenticate(
+        login, password,
+        backends=config["AUTH"], entity=config["ENTITY"],
+        ldap_settings=ldap_settings() if "ldap" in config["AUTH"] else None,
+        salt=constants().get("MAIN_SECURITY_SALT") or "",
+        address=request.remote_addr or "",
+    )
+
+
+def is_api_basic_request():
+    """Scripts calling the API with Basic credentials and a JSON body (or a GET).
+
+    A cross-site form cannot send application/json without a CORS preflight,
+    so these requests need no CSRF token.
+    """
+    return (
+        request.path.startswith("/api/")
+        and request.authorization is not None
+        and (request.method in ("GET", "HEAD", "OPTIONS") or request.is_json)
+    )
+
+
+def init_app(app):
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+
+    @app.before_request
+    def _authenticate_and_protect():
+        if request.path.startswith("/api/") and request.authorization is not None:
+            # Basic credentials decide who calls, never a cookie riding along.
+            g._login_user = _basic_auth_user() or login_manager.anonymous_user()
+        if not is_api_basic_request():
+            csrf.protect()
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if request.path.startswith("/api/"):
+            response = jsonify(error=g.get("auth_refusal") or "Authentication required.")
+            response.headers["WWW-Authenticate"] = 'Basic realm="autocontact"'
+            return response, 401
+        next_path = request.full_path.rstrip("?")
+        if request.headers.get("HX-Request"):
+            # Send the whole page to the login screen, then back to where the user was.
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            next_path = current.path + (f"?{current.query}" if current.query else "")
+            response = current_app.response_class(status=401)
+            response.headers["HX-Redirect"] = url_for("auth.login", next=safe_next(next_path))
+            return response
+        flash("Please log in to continue.", "info")
+        return redirect(url_for("auth.login", next=safe_next(next_path)))
+
+
+def role_required(role):
+    """View decorator: 403 unless the current user has ``role`` right now."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(role):
+                return error_response(403, f"You need the {role} role for this.")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with the company login (LDAP) or the Dolibarr password."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"))
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = _authenticate(form.login.data, form.password.data)
+        except auth_service.LoginRefused as refused:
+            error, status = str(refused), 401
+        else:
+            # A fresh session at login: nothing from before survives (fixation).
+            session.clear()
+            session.permanent = True
+            session["auth_backend"] = result.backend
+            session["auth_login"] = form.login.data.strip()
+            actor = _actor_for(result.user, result.backend, form.login.data.strip())
+            login_user(actor)
+            return redirect(safe_next(form.next.data) or url_for("main.index"))
+    elif request.method == "POST":
+        status = 400
+    demo = None
+    if current_app.config["DEMO"]:
+        from ..dolibarr import demo as demo_data
+        demo = {"logins": demo_data.DEMO_LOGINS, "password": demo_data.DEMO_PASSWORD}
+    return render_template("auth/login.html", form=form, error=error, demo=demo), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End the session."""
+    EmptyForm()  # the CSRF check already ran in before_request
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,41 @@
+"""Home page and health check."""
+from flask import Blueprint, current_app, jsonify, render_template
+from flask_login import login_required
+from peewee import PeeweeException
+
+from ..services import directory
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Overview of the company's thirdparties, reps and documents."""
+    overview = directory.company_overview(current_app.config["ENTITY"])
+    return render_template("main/index.html", overview=overview)
+
+
+@bp.route("/healthz")
+def healthz():
+    """Monitoring: database reachable, Dolibarr tables found, schema variant."""
+    database = current_app.extensions["autocontact.db"]
+    info = current_app.extensions["autocontact.schema"]
+    try:
+        database.execute_sql("SELECT 1").fetchone()
+        reachable, error = True, None
+    except PeeweeException as exc:
+        reachable, error = False, str(exc.__class__.__name__)
+    body = {
+        "status": "ok" if reachable else "error",
+        "database": {
+            "reachable": reachable,
+            "engine": current_app.config["DATABASE_URL"].split(":", 1)[0],
+            "demo": current_app.config["DEMO"],
+        },
+        "dolibarr": info.as_dict(),
+        "entity": current_app.config["ENTITY"],
+    }
+    if error:
+        body["database"]["error"] = error
+    return jsonify(body), 200 if reachable else 503
