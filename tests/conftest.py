@@ -278,3 +278,32 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+# --- LDAP --------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ldap_directory():
+    """A private OpenLDAP slapd for the session (a failure in CI if slapd is missing)."""
+    from ldap_server import LdapServer, slapd_missing_reason
+    reason = slapd_missing_reason()
+    if reason:
+        pytest.fail(reason) if IN_CI else pytest.skip(reason)
+    server = LdapServer(anonymous_read=False).start()
+    server.service_dn, server.service_password = server.add_service_account("reader")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ldap_app(database_url, tmp_path, ldap_directory):
+    """The app configured like a Dolibarr with $dolibarr_main_authentication='ldap,dolibarr'."""
+    return make_app(
+        database_url, tmp_path,
+        AUTOCONTACT_AUTH="ldap,dolibarr",
+        AUTOCONTACT_LDAP_HOST=ldap_directory.url,
+        AUTOCONTACT_LDAP_DN=ldap_directory.users_dn,
+        AUTOCONTACT_LDAP_LOGIN_ATTRIBUTE="uid",
+        AUTOCONTACT_LDAP_ADMIN_LOGIN=ldap_directory.service_dn,
+        AUTOCONTACT_LDAP_ADMIN_PASS=ldap_directory.service_password,
+    )

@@ -192,3 +192,25 @@ def test_non_default_prefix_on_sqlite(tmp_path):
         "AUTOCONTACT_INSTANCE_PATH": str(tmp_path), "AUTOCONTACT_DB_PREFIX": "dlb_"}})
     body = app.test_client().get("/healthz").get_json()
     assert body["dolibarr"]["prefix"] == "dlb_" and body["dolibarr"]["tables_missing"] == []
+
+
+@pytest.mark.parametrize("schema_file", ["23", "20"])
+def test_registry_columns_exist_in_dolibarr_schemas(schema_file):
+    """Every table and column the registry names is in Dolibarr's real schema."""
+    from autocontact.dolibarr.ddl import SCHEMA_23, mysql_to_sqlite
+    import sqlite3
+    connection = sqlite3.connect(":memory:")
+    text = (SCHEMA_23 if schema_file == "23" else SCHEMA_20).read_text()
+    for statement in mysql_to_sqlite(text):
+        connection.execute(statement)
+    for model in models.DOLIBARR_MODELS:
+        table = "llx_" + model._meta.dolibarr_table
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        assert columns, f"{table} missing"
+        for field in model._meta.sorted_fields:
+            assert field.column_name in columns, f"{table}.{field.column_name}"
+    for doc_type in doctypes.DOC_TYPES:
+        table = "llx_" + doc_type.table
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for column in doc_type.extra_status_columns:
+            assert column in columns, f"{table}.{column}"

@@ -113,15 +113,15 @@ _PORTAL_NAME = "Verdi Costruzioni S.r.l."
 
 DEMO_LOGINS = [
     {"login": "admin", "name": _NAMES["admin"],
-     "role_hint": "Dolibarr superadmin (entity 0): full access"},
+     "role_hint": "Dolibarr superadmin (entity 0): editor and manager"},
     {"login": "mbianchi", "name": _NAMES["mbianchi"],
-     "role_hint": "Sales manager (group Sales management): reassigns accounts"},
+     "role_hint": "Sales manager (group Sales management): an editor once setup names that group"},
     {"login": "gferrari", "name": _NAMES["gferrari"],
      "role_hint": "Sales representative (group Sales)"},
     {"login": "acolombo", "name": _NAMES["acolombo"],
      "role_hint": "Sales representative, previous rep of " + _SCENARIO_NAME},
     {"login": "cconti", "name": _NAMES["cconti"],
-     "role_hint": "Accountant (group Accounting): read-only viewer"},
+     "role_hint": "Accountant (group Accounting): viewer"},
     {"login": "rgreco", "name": _NAMES["rgreco"],
      "role_hint": "Former sales rep, disabled: login refused"},
     {"login": "mverdi", "name": _NAMES["mverdi"],

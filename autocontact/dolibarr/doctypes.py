@@ -41,6 +41,7 @@ DOC_TYPES = (
     ),
     DocType(
         element="commande", label="Customer order", table="commande",
+        creation_date_column="date_creation",
         date_column="date_commande", status_column="fk_statut",
         statuses={-1: "Canceled", 0: "Draft", 1: "Validated", 2: "Shipment in progress", 3: "Closed"},
         closed_statuses=(-1, 3), default_contact_code="SALESREPFOLL",
@@ -56,6 +57,7 @@ DOC_TYPES = (
     ),
     DocType(
         element="order_supplier", label="Supplier order", table="commande_fournisseur",
+        creation_date_column="date_creation",
         date_column="date_commande", status_column="fk_statut",
         statuses={0: "Draft", 1: "Validated", 2: "Approved", 3: "Ordered", 4: "Partly received",
                   5: "Received", 6: "Canceled", 7: "Canceled after order", 9: "Refused"},
@@ -94,6 +96,7 @@ DOC_TYPES = (
     ),
     DocType(
         element="shipping", label="Shipment", table="expedition",
+        creation_date_column="date_creation",
         date_column="date_expedition", status_column="fk_statut",
         statuses={-1: "Canceled", 0: "Draft", 1: "Validated", 2: "Closed", 3: "In progress"},
         closed_statuses=(-1, 2), default_contact_code="SALESREPFOLL",
