@@ -51,12 +51,13 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from .web import api, auth, errors, main, security
+    from .web import api, auth, errors, main, security, setup
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(setup.bp)
     app.register_blueprint(api.bp)
 
     from .cli import register

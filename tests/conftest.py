@@ -307,3 +307,32 @@ def ldap_app(database_url, tmp_path, ldap_directory):
         AUTOCONTACT_LDAP_ADMIN_LOGIN=ldap_directory.service_dn,
         AUTOCONTACT_LDAP_ADMIN_PASS=ldap_directory.service_password,
     )
+
+
+# --- Roles -------------------------------------------------------------------
+
+def html(response):
+    """Parse a response's HTML (assert on structure, not substrings)."""
+    from bs4 import BeautifulSoup
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+@pytest.fixture
+def login_as(client, auth, people):
+    """Log the client in as a fresh user of a role: viewer, editor, manager or admin."""
+    from autocontact.services import settings as settings_service
+
+    def login(role):
+        login_name = f"{role}-{uuid.uuid4().hex[:6]}"
+        groups = ()
+        if role in ("editor", "manager"):
+            group_id = people.group(f"{role.title()}s {login_name}")
+            constant = (settings_service.EDITOR_GROUPS if role == "editor"
+                        else settings_service.MANAGER_GROUPS)
+            settings_service.write_constants(1, {constant: f"[{group_id}]"})
+            groups = (group_id,)
+        people.user(login_name, admin=1 if role == "admin" else 0, groups=groups)
+        response = auth.login(login_name)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return login_name
+    return login

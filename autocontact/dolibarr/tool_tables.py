@@ -2,7 +2,7 @@
 
 They are the only tables autocontact ever creates, on demand at start-up.
 """
-from peewee import AutoField, CharField, DateTimeField
+from peewee import AutoField, CharField, DateTimeField, IntegerField, TextField
 
 from .models import DolibarrModel
 
@@ -18,4 +18,35 @@ class LoginAttempt(DolibarrModel):
         dolibarr_table = "autocontact_login_attempt"
 
 
-TOOL_MODELS = (LoginAttempt,)
+class Batch(DolibarrModel):
+    """One operation of the tool: who, when, what, with which counts."""
+    id = AutoField()
+    entity = IntegerField(index=True)
+    created_at = DateTimeField(index=True)
+    user_id = IntegerField(index=True)
+    user_login = CharField(max_length=50)
+    action = CharField(max_length=32, index=True)   # assign, transfer, settings, undo, ...
+    params = TextField()                             # JSON of the request
+    summary = TextField()
+    rows_changed = IntegerField(default=0)
+    state = CharField(max_length=16, default="applied")  # applied, undone, partly_undone
+    undo_of = IntegerField(null=True, index=True)
+
+    class Meta:
+        dolibarr_table = "autocontact_batch"
+
+
+class BatchSetting(DolibarrModel):
+    """A constant changed by a batch, with its row before, so it can be restored."""
+    id = AutoField()
+    batch_id = IntegerField(index=True)
+    name = CharField(max_length=255)
+    old_rowid = IntegerField(null=True)      # None: the constant did not exist
+    old_value = TextField(null=True)
+    new_value = TextField(null=True)         # None: the constant was deleted
+
+    class Meta:
+        dolibarr_table = "autocontact_batch_setting"
+
+
+TOOL_MODELS = (LoginAttempt, Batch, BatchSetting)

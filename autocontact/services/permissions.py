@@ -6,7 +6,6 @@ LDAP applies at the next request without logging out.
 from dataclasses import dataclass, field
 
 from ..dolibarr.models import UserGroupMember
-from . import settings as settings_service
 from .ldap_auth import normalize_dn
 
 VIEWER, EDITOR, MANAGER = "viewer", "editor", "manager"
@@ -36,7 +35,7 @@ class Actor:
         return role in self.roles
 
 
-def compute_roles(user, entity, constants, ldap_groups=None):
+def compute_roles(user, entity, settings, ldap_groups=None):
     """Return an Actor for a Dolibarr user row (one query for group membership).
 
     Admins are editors and managers. Otherwise a role comes from membership in
@@ -53,17 +52,14 @@ def compute_roles(user, entity, constants, ldap_groups=None):
     if user.admin == 1:
         roles |= {EDITOR, MANAGER}
         reasons[EDITOR] = reasons[MANAGER] = "Dolibarr administrator"
-    for role, groups_key, ldap_key in (
-        (EDITOR, settings_service.EDITOR_GROUPS, settings_service.EDITOR_LDAP_GROUPS),
-        (MANAGER, settings_service.MANAGER_GROUPS, settings_service.MANAGER_LDAP_GROUPS),
+    for role, allowed_groups, allowed_dns in (
+        (EDITOR, settings.editor_groups, settings.editor_ldap_groups),
+        (MANAGER, settings.manager_groups, settings.manager_ldap_groups),
     ):
         if role in roles:
             continue
-        allowed_groups = {int(g) for g in settings_service.json_list(constants, groups_key)
-                          if str(g).lstrip("-").isdigit()}
-        allowed_dns = {normalize_dn(dn) for dn in settings_service.json_list(constants, ldap_key)
-                       if isinstance(dn, str)}
-        if group_ids & allowed_groups:
+        allowed_dns = {normalize_dn(dn) for dn in allowed_dns}
+        if group_ids & set(allowed_groups):
             roles.add(role)
             reasons[role] = "member of a Dolibarr group with this role"
         elif user_dns & allowed_dns:

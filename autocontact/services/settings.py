@@ -1,15 +1,21 @@
 """autocontact's settings, kept in Dolibarr's llx_const as AUTOCONTACT_* constants.
 
 Read once per request (one query, entity rows overriding entity 0 as Dolibarr
-does), written the way dolibarr_set_const writes: delete name+entity, insert.
+does); written the way dolibarr_set_const writes (delete name+entity, then
+insert), in one transaction with the journal entry that records the change.
 """
 import json
-from peewee import fn
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
 
-from ..dolibarr.models import Constant, database
+from peewee import JOIN, fn
+
+from ..dolibarr import doctypes
+from ..dolibarr.models import Constant, ContactType, UserGroup, UserGroupMember, database
+from .ldap_auth import is_valid_dn, normalize_dn
 
 PREFIX = "AUTOCONTACT_"
-# Dolibarr settings autocontact also needs to read.
+# Dolibarr settings autocontact also reads.
 DOLIBARR_KEYS = ("MAIN_SECURITY_SALT", "MAIN_SECURITY_HASH_ALGO")
 
 EDITOR_GROUPS = "AUTOCONTACT_EDITOR_GROUPS"
@@ -17,9 +23,96 @@ EDITOR_LDAP_GROUPS = "AUTOCONTACT_EDITOR_LDAP_GROUPS"
 MANAGER_GROUPS = "AUTOCONTACT_MANAGER_GROUPS"
 MANAGER_LDAP_GROUPS = "AUTOCONTACT_MANAGER_LDAP_GROUPS"
 
+DATE_FIELDS = ("document", "creation")
+PERIODS = ("current_year", "last_12_months", "last_2_years", "custom")
+GROUP_LISTS = ("editor_groups", "manager_groups")
+DN_LISTS = ("editor_ldap_groups", "manager_ldap_groups")
+
+
+class SettingsInvalid(Exception):
+    """One or more fields are wrong; ``errors`` maps field paths to messages."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        field_name, message = next(iter(errors.items()))
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class DocTypeSettings:
+    enabled: bool
+    contact_type: str | None      # code in llx_c_type_contact (internal, this element)
+    date_field: str               # "document" (its own date) or "creation"
+    closed_statuses: tuple        # left alone by the "open documents only" scope
+
+
+@dataclass(frozen=True)
+class Settings:
+    doc_types: dict
+    editor_groups: tuple = ()
+    editor_ldap_groups: tuple = ()
+    manager_groups: tuple = ()
+    manager_ldap_groups: tuple = ()
+    allow_remove_all: bool = False
+    default_period: str = "current_year"
+    default_date_from: date | None = None
+    default_date_to: date | None = None
+    agenda_events: bool = False
+    modules: dict = field(default_factory=dict)   # MAIN_MODULE_<X> -> enabled
+
+    def default_range(self, today=None):
+        """The period the document dialog starts with."""
+        today = today or date.today()
+        if self.default_period == "custom" and self.default_date_from and self.default_date_to:
+            return self.default_date_from, self.default_date_to
+        if self.default_period == "last_12_months":
+            return today.replace(year=today.year - 1) + timedelta(days=1), today
+        if self.default_period == "last_2_years":
+            return today.replace(year=today.year - 2) + timedelta(days=1), today
+        return date(today.year, 1, 1), date(today.year, 12, 31)
+
+    def as_dict(self):
+        """The JSON shape of GET /api/settings."""
+        body = asdict(self)
+        body.pop("modules")
+        body["doc_types"] = {
+            element: {**asdict(value), "closed_statuses": list(value.closed_statuses)}
+            for element, value in self.doc_types.items()
+        }
+        for name in GROUP_LISTS + DN_LISTS:
+            body[name] = list(body[name])
+        for name in ("default_date_from", "default_date_to"):
+            body[name] = body[name].isoformat() if body[name] else None
+        return body
+
+    def to_constants(self):
+        """Every setting as the llx_const name and text value it is stored under."""
+        values = {}
+        for element, value in self.doc_types.items():
+            key = f"{PREFIX}DOC_{element.upper()}_"
+            values[key + "ENABLED"] = "1" if value.enabled else "0"
+            values[key + "CONTACT_TYPE"] = value.contact_type or ""
+            values[key + "DATE"] = value.date_field
+            values[key + "CLOSED"] = ",".join(str(status) for status in value.closed_statuses)
+        values[EDITOR_GROUPS] = json.dumps(list(self.editor_groups))
+        values[EDITOR_LDAP_GROUPS] = json.dumps(list(self.editor_ldap_groups), ensure_ascii=False)
+        values[MANAGER_GROUPS] = json.dumps(list(self.manager_groups))
+        values[MANAGER_LDAP_GROUPS] = json.dumps(list(self.manager_ldap_groups), ensure_ascii=False)
+        values[f"{PREFIX}ALLOW_REMOVE_ALL"] = "1" if self.allow_remove_all else "0"
+        values[f"{PREFIX}DEFAULT_PERIOD"] = self.default_period
+        values[f"{PREFIX}DEFAULT_DATE_FROM"] = (self.default_date_from.isoformat()
+                                                 if self.default_date_from else "")
+        values[f"{PREFIX}DEFAULT_DATE_TO"] = (self.default_date_to.isoformat()
+                                               if self.default_date_to else "")
+        values[f"{PREFIX}AGENDA_EVENTS"] = "1" if self.agenda_events else "0"
+        return values
+
+
+# --- reading -------------------------------------------------------------------
 
 def read_constants(entity):
-    """All AUTOCONTACT_* and the few Dolibarr constants we use, in one query."""
+    """All AUTOCONTACT_*, MAIN_MODULE_* and the few Dolibarr constants we use: one query."""
     query = (
         Constant.select(Constant.name, Constant.value)
         .where(
@@ -34,33 +127,269 @@ def read_constants(entity):
     return {name: value for name, value in query}
 
 
-def json_list(constants, name):
-    """A list stored as JSON text; anything unreadable counts as empty."""
+def _json_list(text):
     try:
-        value = json.loads(constants.get(name) or "[]")
+        value = json.loads(text or "[]")
     except ValueError:
         return []
     return value if isinstance(value, list) else []
 
 
+def _date_or_none(text):
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def from_constants(constants):
+    """Settings from stored constants; anything missing or unreadable takes its default."""
+    doc_types = {}
+    for doc_type in doctypes.DOC_TYPES:
+        key = f"{PREFIX}DOC_{doc_type.element.upper()}_"
+        closed = constants.get(key + "CLOSED")
+        date_field = constants.get(key + "DATE")
+        doc_types[doc_type.element] = DocTypeSettings(
+            enabled=constants.get(key + "ENABLED", "1") != "0",
+            contact_type=constants.get(key + "CONTACT_TYPE") or doc_type.default_contact_code,
+            date_field=date_field if date_field in DATE_FIELDS else "document",
+            closed_statuses=(tuple(int(s) for s in closed.split(",") if s.strip().lstrip("-").isdigit())
+                             if closed is not None else doc_type.closed_statuses),
+        )
+    period = constants.get(f"{PREFIX}DEFAULT_PERIOD")
+    return Settings(
+        doc_types=doc_types,
+        editor_groups=tuple(g for g in _json_list(constants.get(EDITOR_GROUPS)) if isinstance(g, int)),
+        editor_ldap_groups=tuple(d for d in _json_list(constants.get(EDITOR_LDAP_GROUPS))
+                                 if isinstance(d, str)),
+        manager_groups=tuple(g for g in _json_list(constants.get(MANAGER_GROUPS))
+                             if isinstance(g, int)),
+        manager_ldap_groups=tuple(d for d in _json_list(constants.get(MANAGER_LDAP_GROUPS))
+                                  if isinstance(d, str)),
+        allow_remove_all=constants.get(f"{PREFIX}ALLOW_REMOVE_ALL") == "1",
+        default_period=period if period in PERIODS else "current_year",
+        default_date_from=_date_or_none(constants.get(f"{PREFIX}DEFAULT_DATE_FROM")),
+        default_date_to=_date_or_none(constants.get(f"{PREFIX}DEFAULT_DATE_TO")),
+        agenda_events=constants.get(f"{PREFIX}AGENDA_EVENTS") == "1",
+        modules={name[len("MAIN_MODULE_"):]: value == "1" for name, value in constants.items()
+                 if name.startswith("MAIN_MODULE_")},
+    )
+
+
+def load(entity):
+    return from_constants(read_constants(entity))
+
+
+@dataclass
+class Choices:
+    """What the setup screen offers: read from Dolibarr's dictionary and groups."""
+    contact_types: dict   # element -> [ContactType rows], active internal only
+    groups: list          # [{id, name, members}] of the entity
+
+    def contact_codes(self, element):
+        return {row.code for row in self.contact_types.get(element, ())}
+
+    def group_ids(self):
+        return {group["id"] for group in self.groups}
+
+
+def choices(entity):
+    """Active internal contact types per element, and the entity's groups: two queries."""
+    contact_types = {}
+    query = (ContactType.select()
+             .where(ContactType.source == "internal", ContactType.active == 1,
+                    ContactType.element.in_([d.element for d in doctypes.DOC_TYPES]))
+             .order_by(ContactType.element, ContactType.position, ContactType.code))
+    for row in query:
+        contact_types.setdefault(row.element, []).append(row)
+    members = fn.COUNT(UserGroupMember.rowid)
+    groups = [
+        {"id": row.rowid, "name": row.name, "members": row.members}
+        for row in UserGroup.select(UserGroup.rowid, UserGroup.name, members.alias("members"))
+        .join(UserGroupMember, on=((UserGroupMember.fk_usergroup == UserGroup.rowid)
+                                   & (UserGroupMember.entity == entity)), join_type=JOIN.LEFT_OUTER)
+        .where(UserGroup.entity == entity)
+        .group_by(UserGroup.rowid, UserGroup.name)
+        .order_by(UserGroup.name)
+    ]
+    return Choices(contact_types=contact_types, groups=groups)
+
+
+# --- changing ------------------------------------------------------------------
+
+def _as_bool(value, path, errors):
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1", "true", "false", "on", "off"):
+        return value in (1, "1", "true", "on")
+    errors[path] = "Must be true or false."
+    return None
+
+
+def _as_list(value, path, errors):
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    errors[path] = "Must be a list."
+    return None
+
+
+def apply_changes(current, payload, available):
+    """Return new Settings from ``current`` and a partial ``payload`` (the API's shape).
+
+    Raises SettingsInvalid naming every wrong field; nothing is half-applied.
+    """
+    if not isinstance(payload, dict):
+        raise SettingsInvalid({"": "Send a JSON object of settings."})
+    errors, changes = {}, {}
+    known = set(Settings.__dataclass_fields__) - {"modules"}
+    for name in payload:
+        if name not in known:
+            errors[name] = f"Unknown setting '{name}'."
+
+    doc_types = dict(current.doc_types)
+    given = payload.get("doc_types", {})
+    if not isinstance(given, dict):
+        errors["doc_types"] = "Must be an object keyed by document type."
+        given = {}
+    for element, value in given.items():
+        path = f"doc_types.{element}"
+        doc_type = doctypes.get(element)
+        if doc_type is None:
+            errors[path] = f"Unknown document type '{element}'."
+            continue
+        if not isinstance(value, dict):
+            errors[path] = "Must be an object."
+            continue
+        merged = asdict(doc_types[element])
+        for key, item in value.items():
+            if key not in merged:
+                errors[f"{path}.{key}"] = f"Unknown field '{key}'."
+                continue
+            if key == "enabled":
+                item = _as_bool(item, f"{path}.enabled", errors)
+            elif key == "contact_type":
+                codes = available.contact_codes(element)
+                if item not in codes:
+                    errors[f"{path}.contact_type"] = (
+                        f"'{item}' is not an active internal contact type of {doc_type.label} "
+                        f"in Dolibarr's dictionary (choose among: {', '.join(sorted(codes)) or 'none'})."
+                    )
+            elif key == "date_field":
+                if item not in DATE_FIELDS:
+                    errors[f"{path}.date_field"] = "Must be 'document' or 'creation'."
+            elif key == "closed_statuses":
+                item = _as_list(item, f"{path}.closed_statuses", errors)
+                if item is not None:
+                    try:
+                        item = tuple(sorted({int(status) for status in item}))
+                    except (TypeError, ValueError):
+                        errors[f"{path}.closed_statuses"] = "Must be a list of status numbers."
+                        continue
+                    unknown = [s for s in item if s not in doc_type.statuses]
+                    if unknown:
+                        errors[f"{path}.closed_statuses"] = (
+                            f"Unknown status {unknown[0]} for {doc_type.label}.")
+            merged[key] = item
+        if merged["enabled"] and not merged["contact_type"]:
+            errors.setdefault(f"{path}.contact_type",
+                              f"{doc_type.label} needs a contact type to be enabled.")
+        doc_types[element] = DocTypeSettings(**{**merged,
+                                                "closed_statuses": tuple(merged["closed_statuses"] or ())})
+    changes["doc_types"] = doc_types
+
+    for name in GROUP_LISTS:
+        if name in payload:
+            items = _as_list(payload[name], name, errors)
+            if items is None:
+                continue
+            try:
+                ids = tuple(sorted({int(item) for item in items}))
+            except (TypeError, ValueError):
+                errors[name] = "Must be a list of Dolibarr group ids."
+                continue
+            unknown = [group_id for group_id in ids if group_id not in available.group_ids()]
+            if unknown:
+                errors[name] = f"Group {unknown[0]} is not a user group of this company."
+            changes[name] = ids
+    for name in DN_LISTS:
+        if name in payload:
+            items = _as_list(payload[name], name, errors)
+            if items is None:
+                continue
+            cleaned = []
+            for item in items:
+                text = item.strip() if isinstance(item, str) else None
+                if not text:
+                    continue
+                if not is_valid_dn(text):
+                    errors[name] = f"'{str(item)[:80]}' is not a valid LDAP DN (e.g. cn=sales,ou=groups,dc=example,dc=com)."
+                    break
+                if normalize_dn(text) not in {normalize_dn(dn) for dn in cleaned}:
+                    cleaned.append(text)
+            changes[name] = tuple(cleaned)
+    for name in ("allow_remove_all", "agenda_events"):
+        if name in payload:
+            changes[name] = _as_bool(payload[name], name, errors)
+    if "default_period" in payload:
+        if payload["default_period"] not in PERIODS:
+            errors["default_period"] = f"Must be one of {', '.join(PERIODS)}."
+        changes["default_period"] = payload["default_period"]
+    for name in ("default_date_from", "default_date_to"):
+        if name in payload:
+            value = payload[name]
+            if value in (None, ""):
+                changes[name] = None
+            else:
+                parsed = _date_or_none(value) if isinstance(value, str) else None
+                if parsed is None:
+                    errors[name] = "Must be a date written YYYY-MM-DD."
+                changes[name] = parsed
+    if errors:
+        raise SettingsInvalid(errors)
+    new = replace(current, **changes)
+    if new.default_period == "custom":
+        if not (new.default_date_from and new.default_date_to):
+            errors["default_date_from"] = "A custom period needs both dates."
+        elif new.default_date_to < new.default_date_from:
+            errors["default_date_to"] = "The end date is before the start date."
+    if errors:
+        raise SettingsInvalid(errors)
+    return new
+
+
 def write_constants(entity, values):
     """Store constants as dolibarr_set_const does: delete name+entity, then insert.
 
-    ``values`` maps names to strings; None or "" deletes the constant.
-    Two statements whatever the number of constants; the caller owns the transaction.
+    ``values`` maps names to text; None or "" only deletes. Two statements
+    whatever the number of constants; runs inside the caller's transaction.
     """
     if not values:
         return
     with database.atomic():
         Constant.delete().where(Constant.name.in_(list(values)), Constant.entity == entity).execute()
-        rows = [
-            {"name": name, "entity": entity, "value": value, "type": "chaine", "visible": 0,
-             "note": "autocontact"}
-            for name, value in values.items() if value not in (None, "")
-        ]
+        rows = [{"name": name, "entity": entity, "value": value, "type": "chaine", "visible": 0,
+                 "note": "Set by autocontact"}
+                for name, value in values.items() if value not in (None, "")]
         if rows:
             Constant.insert_many(rows).execute()
 
 
-def dumps_list(items):
-    return json.dumps(list(items), ensure_ascii=False)
+def save(actor, entity, new):
+    """Store the settings that differ and journal them; return the batch id or None.
+
+    Managers only. One transaction: the journal rows and the constants.
+    """
+    from . import journal, permissions
+    permissions.require(actor, permissions.MANAGER)
+    current = load(entity).to_constants()
+    changed = {name: value for name, value in new.to_constants().items()
+               if current.get(name) != value}
+    if not changed:
+        return None
+    names = ", ".join(sorted(name.removeprefix(PREFIX) for name in changed))
+    with database.atomic():
+        batch_id = journal.start_batch(actor, entity, "settings", {"changed": sorted(changed)},
+                                       f"Setup changed: {names}", rows_changed=len(changed))
+        journal.record_settings(batch_id, entity, changed)
+        write_constants(entity, changed)
+    return batch_id

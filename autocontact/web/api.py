@@ -1,8 +1,18 @@
 """The JSON API. Session cookie (with CSRF) or HTTP Basic; 401/403 as JSON."""
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 
+from ..services import permissions
+from ..services import settings as settings_service
+from .auth import current_settings, role_required
+from .errors import error_response
+
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def bad_request(message, field=None, **extra):
+    """The API's 400: ``{"error": …, "field": …}``."""
+    return jsonify(error=message, field=field, **extra), 400
 
 
 @bp.route("/me")
@@ -17,3 +27,40 @@ def me():
         roles=sorted(current_user.roles),
         reasons=current_user.reasons,
     )
+
+
+def _settings_body(settings):
+    available = settings_service.choices(current_app.config["ENTITY"])
+    body = settings.as_dict()
+    body["choices"] = {
+        "contact_types": {element: [{"code": row.code, "label": row.label} for row in rows]
+                          for element, rows in available.contact_types.items()},
+        "groups": available.groups,
+    }
+    return body
+
+
+@bp.route("/settings")
+@login_required
+def get_settings():
+    """Current settings, for editors and managers."""
+    if not (current_user.can(permissions.EDITOR) or current_user.can(permissions.MANAGER)):
+        return error_response(403, "Settings are readable by editors and managers.")
+    return jsonify(_settings_body(current_settings()))
+
+
+@bp.route("/settings", methods=["PUT"])
+@role_required(permissions.MANAGER)
+def put_settings():
+    """Change some settings (managers). Same validation as the setup page."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return bad_request("Send the settings to change as a JSON object.")
+    entity = current_app.config["ENTITY"]
+    try:
+        new = settings_service.apply_changes(current_settings(), payload,
+                                             settings_service.choices(entity))
+    except settings_service.SettingsInvalid as invalid:
+        return bad_request(str(invalid), invalid.field, errors=invalid.errors)
+    batch_id = settings_service.save(current_user, entity, new)
+    return jsonify({**_settings_body(new), "batch_id": batch_id})

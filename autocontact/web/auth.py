@@ -47,10 +47,17 @@ class LoginForm(FlaskForm):
 
 
 def constants():
-    """The AUTOCONTACT_* settings, read once per request."""
+    """The AUTOCONTACT_* and related Dolibarr constants, read once per request."""
     if "constants" not in g:
         g.constants = settings_service.read_constants(current_app.config["ENTITY"])
     return g.constants
+
+
+def current_settings():
+    """autocontact's settings for this request (from the same single query)."""
+    if "settings" not in g:
+        g.settings = settings_service.from_constants(constants())
+    return g.settings
 
 
 def ldap_settings():
@@ -75,9 +82,8 @@ def _actor_for(user, backend, login):
     entity = current_app.config["ENTITY"]
     ldap_groups = None
     if backend == "ldap":
-        values = constants()
-        if (settings_service.json_list(values, settings_service.EDITOR_LDAP_GROUPS)
-                or settings_service.json_list(values, settings_service.MANAGER_LDAP_GROUPS)):
+        settings = current_settings()
+        if settings.editor_ldap_groups or settings.manager_ldap_groups:
             try:
                 ldap_groups = ldap_auth.user_groups(ldap_settings(), login)
             except ldap_auth.LdapUnavailable:
@@ -85,7 +91,7 @@ def _actor_for(user, backend, login):
                 ldap_groups = ()
             if ldap_groups is None:  # gone from the directory
                 return None
-    actor = permissions.compute_roles(user, entity, constants(), ldap_groups)
+    actor = permissions.compute_roles(user, entity, current_settings(), ldap_groups)
     return CurrentUser(**vars(actor))
 
 
@@ -163,7 +169,8 @@ def init_app(app):
             response = current_app.response_class(status=401)
             response.headers["HX-Redirect"] = url_for("auth.login", next=safe_next(next_path))
             return response
-        flash("Please log in to continue.", "info")
+        if request.path != "/":
+            flash("Please log in to continue.", "info")
         return redirect(url_for("auth.login", next=safe_next(next_path)))
 
 
@@ -177,6 +184,7 @@ def role_required(role):
             if not current_user.can(role):
                 return error_response(403, f"You need the {role} role for this.")
             return view(*args, **kwargs)
+        wrapped.required_role = role  # lets tests walk every route with its role
         return wrapped
     return decorator
 

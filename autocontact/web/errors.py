@@ -1,6 +1,8 @@
 """Error responses: JSON under /api/, a page elsewhere, never a traceback."""
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+
+from ..services.permissions import PermissionDenied
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 
@@ -23,6 +25,10 @@ def init_app(app):
     def csrf_error(error):
         return error_response(400, "The form has expired or lacks its security token. "
                                    "Reload the page and try again.")
+
+    @app.errorhandler(PermissionDenied)
+    def permission_denied(error):
+        return error_response(403, str(error))
 
     @app.errorhandler(HTTPException)
     def http_error(error):
