@@ -47,6 +47,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
+    _init_ldap(app)
     _init_database(app)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -68,6 +69,19 @@ def create_app(test_config=None):
     return app
 
 
+def _init_ldap(app):
+    """Read and check the LDAP settings once; a mistake stops the start-up."""
+    from .services import ldap_auth
+    app.extensions["autocontact.ldap"] = None
+    if "ldap" in app.config["AUTH"]:
+        try:
+            settings = ldap_auth.LdapSettings.from_config(app.config["LDAP"])
+            settings.check()
+        except ldap_auth.LdapConfigError as error:
+            raise StartupError(str(error)) from None
+        app.extensions["autocontact.ldap"] = settings
+
+
 def _init_database(app):
     """Check the database once at start-up; connect per request afterwards."""
     if app.config["DEMO"]:
@@ -83,7 +97,7 @@ def _init_database(app):
     @app.before_request
     def _connect():
         models.database.initialize(database)
-        models.bind(info.prefix)
+        models.bind(info.prefix, info.salesrep_type_code)
         database.connect(reuse_if_open=True)
         g.schema = info
 

@@ -336,3 +336,8 @@ def login_as(client, auth, people):
         assert response.status_code == 302, response.get_data(as_text=True)
         return login_name
     return login
+
+
+# --- Browser tests (headless Chromium through Playwright) --------------------
+
+from browser import browser_page, chromium, live_server  # noqa: E402,F401

@@ -225,3 +225,13 @@ def test_htmx_request_without_session_is_sent_to_login(client):
                                         "HX-Current-URL": "http://localhost/some/page?x=1"})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/some/page?x%3D1"
+
+
+def test_home_says_what_the_user_may_do_and_why(client, login_as, people):
+    from conftest import html
+    group_id = people.group("Territory leads")
+    set_groups(settings_service.EDITOR_GROUPS, [group_id])
+    login_as("viewer")
+    text = html(client.get("/")).find("section", class_="access").get_text(" ", strip=True)
+    assert "You cannot change sales representatives" in text
+    assert "members of Territory leads" in text

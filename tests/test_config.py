@@ -93,3 +93,11 @@ def test_conf_php_of_postgresql_is_refused_clearly(tmp_path):
     Path(path).write_text(Path(path).read_text().replace("'mysqli'", "'pgsql'"))
     with pytest.raises(StartupError, match="supports MySQL/MariaDB"):
         config.load({"AUTOCONTACT_DOLIBARR_CONF": path, "SECRET_KEY": "x"}, tmp_path)
+
+
+def test_bad_ldap_settings_stop_the_start_up(tmp_path):
+    from autocontact import create_app
+    with pytest.raises(StartupError, match="LDAP settings"):
+        create_app({"TESTING": True, "ENVIRON": {
+            "AUTOCONTACT_INSTANCE_PATH": str(tmp_path), "AUTOCONTACT_AUTH": "ldap",
+            "AUTOCONTACT_LDAP_HOST": "ldap.example.com", "AUTOCONTACT_LDAP_VERSION": "7"}})

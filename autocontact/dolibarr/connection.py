@@ -45,6 +45,7 @@ def prepare(url, prefix):
         raise DatabaseUnreachable(f"cannot connect to {describe(url)}: {error}") from None
     try:
         info = schema.detect(database, prefix)
+        models.bind(prefix, info.salesrep_type_code)
         database.create_tables(tool_tables.TOOL_MODELS, safe=True)
     finally:
         database.close()

@@ -120,6 +120,28 @@ class UserGroupMember(DolibarrModel):
         dolibarr_table = "usergroup_user"
 
 
+class UserRight(DolibarrModel):
+    """llx_user_rights: a right (llx_rights_def.id) given to a user, per entity."""
+    rowid = AutoField()
+    entity = IntegerField(default=1)
+    fk_user = IntegerField()
+    fk_id = IntegerField()
+
+    class Meta:
+        dolibarr_table = "user_rights"
+
+
+class GroupRight(DolibarrModel):
+    """llx_usergroup_rights: a right given to a group, per entity."""
+    rowid = AutoField()
+    entity = IntegerField(default=1)
+    fk_usergroup = IntegerField()
+    fk_id = IntegerField()
+
+    class Meta:
+        dolibarr_table = "usergroup_rights"
+
+
 class ContactType(DolibarrModel):
     """llx_c_type_contact: the dictionary of contact roles per element."""
     rowid = AutoField()
@@ -223,15 +245,25 @@ def _document_model(doc_type):
 DOCUMENT_MODELS = {doc_type.element: _document_model(doc_type) for doc_type in doctypes.DOC_TYPES}
 
 DOLIBARR_MODELS = (
-    Thirdparty, User, SalesRepLink, UserGroup, UserGroupMember, ContactType, ElementContact,
-    Contact, Constant, AgendaEvent, *DOCUMENT_MODELS.values(),
+    Thirdparty, User, SalesRepLink, UserGroup, UserGroupMember, UserRight, GroupRight,
+    ContactType, ElementContact, Contact, Constant, AgendaEvent, *DOCUMENT_MODELS.values(),
 )
 
 
-def bind(prefix):
-    """Point every model (Dolibarr's tables and the tool's own) at ``prefix`` + its name."""
+def bind(prefix, salesrep_type_code=True):
+    """Point every model (Dolibarr's tables and the tool's own) at ``prefix`` + its name.
+
+    ``salesrep_type_code``: whether llx_societe_commerciaux has
+    fk_c_type_contact_code (Dolibarr 20+), detected on the live database.
+    """
     pending = list(DolibarrModel.__subclasses__())
     while pending:
         model = pending.pop()
         pending.extend(model.__subclasses__())
         model._meta.set_table_name(prefix + model._meta.dolibarr_table)
+    declared = "type_code" in SalesRepLink._meta.fields
+    if salesrep_type_code and not declared:
+        SalesRepLink._meta.add_field("type_code", CharField(
+            column_name="fk_c_type_contact_code", default="SALESREPTHIRD"))
+    elif declared and not salesrep_type_code:
+        SalesRepLink._meta.remove_field("type_code")

@@ -29,6 +29,12 @@ class Batch(DolibarrModel):
     params = TextField()                             # JSON of the request
     summary = TextField()
     rows_changed = IntegerField(default=0)
+    thirdparties = IntegerField(default=0)
+    links_added = IntegerField(default=0)
+    links_removed = IntegerField(default=0)
+    documents_changed = IntegerField(default=0)
+    contacts_added = IntegerField(default=0)
+    contacts_removed = IntegerField(default=0)
     state = CharField(max_length=16, default="applied")  # applied, undone, partly_undone
     undo_of = IntegerField(null=True, index=True)
 
@@ -49,4 +55,19 @@ class BatchSetting(DolibarrModel):
         dolibarr_table = "autocontact_batch_setting"
 
 
-TOOL_MODELS = (LoginAttempt, Batch, BatchSetting)
+class BatchSalesRep(DolibarrModel):
+    """A sales-rep link a batch added (+) or removed (-), as the row was."""
+    id = AutoField()
+    batch_id = IntegerField(index=True)
+    change = CharField(max_length=1)          # '+' added, '-' removed
+    link_rowid = IntegerField(null=True)      # llx_societe_commerciaux.rowid
+    fk_soc = IntegerField(index=True)
+    fk_user = IntegerField()
+    import_key = CharField(max_length=14, null=True)
+    type_code = CharField(max_length=32, null=True)
+
+    class Meta:
+        dolibarr_table = "autocontact_batch_salesrep"
+
+
+TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep)

@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 
 from ..services import permissions
+from ..services import salesreps as salesreps_service
 from ..services import settings as settings_service
 from .auth import current_settings, role_required
 from .errors import error_response
@@ -64,3 +65,19 @@ def put_settings():
         return bad_request(str(invalid), invalid.field, errors=invalid.errors)
     batch_id = settings_service.save(current_user, entity, new)
     return jsonify({**_settings_body(new), "batch_id": batch_id})
+
+
+@bp.route("/salesreps", methods=["POST"])
+@role_required(permissions.EDITOR)
+def salesreps():
+    """Assign, unassign, clear or transfer sales reps on thirdparties (editors)."""
+    entity = current_app.config["ENTITY"]
+    payload = request.get_json(silent=True)
+    try:
+        parsed = salesreps_service.parse_request(payload, entity, current_settings())
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    dry_run = isinstance(payload, dict) and payload.get("dry_run") is True
+    outcome = salesreps_service.run(current_user, parsed, entity,
+                                    current_app.extensions["autocontact.schema"], dry_run=dry_run)
+    return jsonify(outcome.as_dict())

@@ -61,7 +61,8 @@ def current_settings():
 
 
 def ldap_settings():
-    return ldap_auth.LdapSettings.from_config(current_app.config["LDAP"])
+    """The LDAP settings checked at start-up (None when LDAP is not used)."""
+    return current_app.extensions["autocontact.ldap"]
 
 
 def safe_next(target):
@@ -123,7 +124,7 @@ def _authenticate(login, password):
     return auth_service.authenticate(
         login, password,
         backends=config["AUTH"], entity=config["ENTITY"],
-        ldap_settings=ldap_settings() if "ldap" in config["AUTH"] else None,
+        ldap_settings=ldap_settings(),
         salt=constants().get("MAIN_SECURITY_SALT") or "",
         address=request.remote_addr or "",
     )

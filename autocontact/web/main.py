@@ -3,7 +3,9 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import login_required
 from peewee import PeeweeException
 
+from ..dolibarr.models import UserGroup
 from ..services import directory
+from .auth import current_settings
 
 bp = Blueprint("main", __name__)
 
@@ -13,7 +15,18 @@ bp = Blueprint("main", __name__)
 def index():
     """Overview of the company's thirdparties, reps and documents."""
     overview = directory.company_overview(current_app.config["ENTITY"])
-    return render_template("main/index.html", overview=overview)
+    settings = current_settings()
+    wanted = set(settings.editor_groups) | set(settings.manager_groups)
+    names = {group.rowid: group.name for group in
+             UserGroup.select(UserGroup.rowid, UserGroup.name)
+             .where(UserGroup.rowid.in_(wanted), UserGroup.entity == current_app.config["ENTITY"])}
+    access = {
+        "editor_groups": [names[g] for g in settings.editor_groups if g in names]
+        + list(settings.editor_ldap_groups),
+        "manager_groups": [names[g] for g in settings.manager_groups if g in names]
+        + list(settings.manager_ldap_groups),
+    }
+    return render_template("main/index.html", overview=overview, access=access)
 
 
 @bp.route("/healthz")

@@ -1,0 +1,350 @@
+"""Mass changes of sales representatives: assign, unassign, clear, transfer.
+
+One operation is one transaction with a fixed number of set-based statements,
+whatever the number of thirdparties:
+
+1. journal the links to remove (INSERT … SELECT into the batch's rows),
+2. delete them,
+3. journal the links to add (the pairs not linked yet),
+4. insert them as Dolibarr's Societe::add_commercial stores them,
+5. note the new rows' ids in the journal, 6. count.
+
+A preview or dry run is the same transaction, rolled back: what it reports
+is exactly what applying would do.
+"""
+from dataclasses import dataclass, field
+
+from peewee import SQL, Case, JOIN, Value, fn
+
+from ..dolibarr.models import (
+    GroupRight, SalesRepLink, Thirdparty, User, UserGroupMember, UserRight, database,
+)
+from ..dolibarr.tool_tables import Batch, BatchSalesRep
+from . import journal, permissions, thirdparties
+from .directory import user_entities
+
+ACTIONS = ("assign", "unassign", "clear", "transfer")
+MAX_IDS = 100_000
+SALESREP_TYPE_CODE = "SALESREPTHIRD"
+SEE_ALL_RIGHT = 262  # societe/client/voir: "Read all thirdparties", else only those represented
+
+
+class InvalidRequest(ValueError):
+    """Bad input: the message names the problem, ``field`` the key at fault."""
+
+    def __init__(self, message, field_name=None):
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass
+class Request:
+    action: str
+    thirdparty_ids: tuple | None = None
+    criteria: thirdparties.ThirdpartyFilter | None = None
+    user_ids: tuple = ()
+    replace: bool = False
+    from_user_id: int | None = None
+    to_user_id: int | None = None
+
+    def params(self):
+        """What the journal keeps of the request."""
+        body = {"action": self.action, "user_ids": list(self.user_ids), "replace": self.replace,
+                "from_user_id": self.from_user_id, "to_user_id": self.to_user_id}
+        if self.criteria is not None:
+            body["filter"] = self.criteria.criteria()
+        else:
+            body["thirdparty_ids"] = len(self.thirdparty_ids)
+        return body
+
+
+@dataclass
+class Outcome:
+    batch_id: int | None
+    selected: int
+    thirdparties: int
+    links_added: int
+    links_removed: int
+    per_user: list = field(default_factory=list)   # [{user_id, name, active, added, removed, sees_all}]
+    examples: list = field(default_factory=list)   # a few affected thirdparty names
+
+    def as_dict(self):
+        return {"batch_id": self.batch_id, "thirdparties": self.thirdparties,
+                "links_added": self.links_added, "links_removed": self.links_removed,
+                "selected": self.selected, "per_user": self.per_user}
+
+
+# --- validation ----------------------------------------------------------------
+
+def _int(value, field_name, what):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidRequest(f"{what} must be a whole number.", field_name)
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 10:
+        raise InvalidRequest(f"{what} must be a whole number, not '{text[:20]}'.", field_name)
+    return int(text)
+
+
+def _int_list(values, field_name, what, limit=MAX_IDS):
+    if not isinstance(values, (list, tuple)):
+        raise InvalidRequest(f"'{field_name}' must be a list of {what}.", field_name)
+    if len(values) > limit:
+        raise InvalidRequest(f"Too many {what}: {len(values):,} (at most {limit:,}).", field_name)
+    numbers = [_int(value, field_name, f"Each of '{field_name}'") for value in values]
+    if len(set(numbers)) != len(numbers):
+        duplicate = next(n for n in numbers if numbers.count(n) > 1)
+        raise InvalidRequest(f"'{field_name}' lists {duplicate} more than once.", field_name)
+    return tuple(numbers)
+
+
+def _users(ids, entity):
+    return {user.rowid: user for user in User.select().where(
+        User.rowid.in_(list(ids)), User.entity.in_(user_entities(entity)))}
+
+
+def _check_target(user, user_id, field_name):
+    """A user who becomes a sales rep: existing, internal and active."""
+    if user is None:
+        raise InvalidRequest(f"User {user_id} does not exist in this company.", field_name)
+    if not user.is_internal:
+        raise InvalidRequest(f"{user.full_name} is an external user and cannot be a sales rep.",
+                             field_name)
+    if not user.is_active:
+        raise InvalidRequest(f"{user.full_name} is disabled and cannot become a sales rep.",
+                             field_name)
+
+
+def parse_request(payload, entity, settings):
+    """Validate an API payload (or the dialog's equivalent) into a Request."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("Send a JSON object.")
+    action = payload.get("action")
+    if action not in ACTIONS:
+        raise InvalidRequest(f"'action' must be one of {', '.join(ACTIONS)}.", "action")
+    has_ids, has_filter = "thirdparty_ids" in payload, "filter" in payload
+    if has_ids == has_filter:
+        raise InvalidRequest("Give either 'thirdparty_ids' or 'filter', not both or neither.",
+                             "thirdparty_ids")
+    for flag in ("replace", "dry_run"):
+        if flag in payload and not isinstance(payload[flag], bool):
+            raise InvalidRequest(f"'{flag}' must be true or false.", flag)
+    request = Request(action=action, replace=payload.get("replace") is True)
+    if has_ids:
+        request.thirdparty_ids = _int_list(payload["thirdparty_ids"], "thirdparty_ids",
+                                           "thirdparty ids")
+        if not request.thirdparty_ids:
+            raise InvalidRequest("The selection is empty: choose at least one thirdparty.",
+                                 "thirdparty_ids")
+        found = {row[0] for row in Thirdparty.select(Thirdparty.rowid).where(
+            Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)),
+            Thirdparty.entity == entity).tuples()}
+        missing = [tid for tid in request.thirdparty_ids if tid not in found]
+        if missing:
+            raise InvalidRequest(
+                f"Thirdparty {missing[0]} does not exist in this company"
+                + (f" (and {len(missing) - 1} more)." if len(missing) > 1 else "."),
+                "thirdparty_ids")
+    else:
+        try:
+            request.criteria = thirdparties.parse_filter(payload["filter"])
+        except thirdparties.FilterInvalid as invalid:
+            raise InvalidRequest(f"Filter: {invalid}", f"filter.{invalid.field}") from None
+
+    if action in ("assign", "unassign"):
+        request.user_ids = _int_list(payload.get("user_ids", []), "user_ids", "user ids", 1000)
+        if not request.user_ids:
+            raise InvalidRequest("Choose at least one user.", "user_ids")
+        users = _users(request.user_ids, entity)
+        for user_id in request.user_ids:
+            if action == "assign":
+                _check_target(users.get(user_id), user_id, "user_ids")
+            elif user_id not in users:
+                raise InvalidRequest(f"User {user_id} does not exist in this company.", "user_ids")
+    elif action == "clear":
+        if not settings.allow_remove_all:
+            raise InvalidRequest("Removing all sales reps is disabled in setup.", "action")
+    elif action == "transfer":
+        for name in ("from_user_id", "to_user_id"):
+            if payload.get(name) in (None, ""):
+                raise InvalidRequest(f"A transfer needs '{name}'.", name)
+        request.from_user_id = _int(payload["from_user_id"], "from_user_id", "'from_user_id'")
+        request.to_user_id = _int(payload["to_user_id"], "to_user_id", "'to_user_id'")
+        users = _users((request.from_user_id, request.to_user_id), entity)
+        if request.from_user_id not in users:
+            raise InvalidRequest(f"User {request.from_user_id} does not exist in this company.",
+                                 "from_user_id")
+        _check_target(users.get(request.to_user_id), request.to_user_id, "to_user_id")
+        if request.from_user_id == request.to_user_id:
+            raise InvalidRequest("Transfer to a different user.", "to_user_id")
+    return request
+
+
+# --- the operation -------------------------------------------------------------
+
+def _literal_ids(ids):
+    """Validated integer ids written into the SQL: no bound-parameter limit applies."""
+    return SQL("(" + ",".join(str(int(i)) for i in ids) + ")")
+
+
+def selection(request, entity):
+    """A subquery of the selected thirdparties' ids."""
+    if request.criteria is not None:
+        return thirdparties.matching(request.criteria, entity).select(Thirdparty.rowid)
+    return Thirdparty.select(Thirdparty.rowid).where(
+        Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)), Thirdparty.entity == entity)
+
+
+def _removal_condition(request):
+    if request.action == "assign":
+        return (SalesRepLink.fk_user.not_in(list(request.user_ids)) if request.replace
+                else SQL("1 = 0"))
+    if request.action == "unassign":
+        return SalesRepLink.fk_user.in_(list(request.user_ids))
+    if request.action == "transfer":
+        return SalesRepLink.fk_user == request.from_user_id
+    return SQL("1 = 1")  # clear
+
+
+def _summary(request, users):
+    name = lambda user_id: users[user_id].full_name if user_id in users else f"user {user_id}"
+    if request.action == "assign":
+        verb = "Replace sales reps by" if request.replace else "Assign"
+        return f"{verb} {', '.join(name(u) for u in request.user_ids)}"
+    if request.action == "unassign":
+        return f"Unassign {', '.join(name(u) for u in request.user_ids)}"
+    if request.action == "transfer":
+        return f"Transfer {name(request.from_user_id)} → {name(request.to_user_id)}"
+    return "Remove all sales reps"
+
+
+def run(actor, request, entity, schema, dry_run=False):
+    """Apply (or, with dry_run, try and roll back) a mass action; return its Outcome."""
+    permissions.require(actor, permissions.EDITOR)
+    selected = selection(request, entity)
+    users = _users(set(request.user_ids) | {request.from_user_id, request.to_user_id} - {None},
+                   entity)
+    with database.atomic() as transaction:
+        batch_id = journal.start_batch(actor, entity, request.action, request.params(),
+                                       _summary(request, users))
+        removed = (SalesRepLink
+                   .select(Value(batch_id), Value("-"), SalesRepLink.rowid, SalesRepLink.fk_soc,
+                           SalesRepLink.fk_user, SalesRepLink.import_key, _type_code(schema))
+                   .where(SalesRepLink.fk_soc.in_(selected), _removal_condition(request)))
+        journal_columns = [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
+                           BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.import_key,
+                           BatchSalesRep.type_code]
+        BatchSalesRep.insert_from(removed, journal_columns).execute()
+        this_batch = (BatchSalesRep.batch_id == batch_id)
+        (SalesRepLink.delete()
+         .where(SalesRepLink.rowid.in_(BatchSalesRep.select(BatchSalesRep.link_rowid)
+                                       .where(this_batch, BatchSalesRep.change == "-")))
+         .execute())
+
+        additions = _additions(request, selected, batch_id)
+        if additions is not None:
+            BatchSalesRep.insert_from(additions, [
+                BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.fk_soc,
+                BatchSalesRep.fk_user, BatchSalesRep.type_code]).execute()
+            added = BatchSalesRep.select(BatchSalesRep.fk_soc, BatchSalesRep.fk_user).where(
+                this_batch, BatchSalesRep.change == "+")
+            link_columns = [SalesRepLink.fk_soc, SalesRepLink.fk_user]
+            if schema.salesrep_type_code:
+                added = added.select_extend(BatchSalesRep.type_code)
+                link_columns.append(SalesRepLink.type_code)
+            SalesRepLink.insert_from(added, link_columns).execute()
+            new_rowid = (SalesRepLink.select(fn.MAX(SalesRepLink.rowid))
+                         .where(SalesRepLink.fk_soc == BatchSalesRep.fk_soc,
+                                SalesRepLink.fk_user == BatchSalesRep.fk_user))
+            (BatchSalesRep.update(link_rowid=new_rowid)
+             .where(this_batch, BatchSalesRep.change == "+").execute())
+
+        outcome = _outcome(batch_id, request, selected, entity)
+        (Batch.update(thirdparties=outcome.thirdparties, links_added=outcome.links_added,
+                      links_removed=outcome.links_removed,
+                      rows_changed=outcome.links_added + outcome.links_removed)
+         .where(Batch.id == batch_id).execute())
+        if dry_run or not (outcome.links_added or outcome.links_removed):
+            transaction.rollback()
+            outcome.batch_id = None
+    return outcome
+
+
+def _type_code(schema):
+    return SalesRepLink.type_code if schema.salesrep_type_code else Value(None)
+
+
+def _additions(request, selected, batch_id):
+    """The (thirdparty, user) pairs to link, as a SELECT for the journal, or None."""
+    if request.action == "assign":
+        targets = User.select(User.rowid).where(User.rowid.in_(list(request.user_ids)))
+        ThirdpartyAlias = Thirdparty.alias("s")
+        TargetAlias = User.alias("u")
+        pairs = (ThirdpartyAlias
+                 .select(Value(batch_id), Value("+"), ThirdpartyAlias.rowid, TargetAlias.rowid,
+                         Value(SALESREP_TYPE_CODE))
+                 .join(TargetAlias, JOIN.CROSS)
+                 .where(ThirdpartyAlias.rowid.in_(selected), TargetAlias.rowid.in_(targets)))
+        return pairs.where(~fn.EXISTS(
+            SalesRepLink.select(SalesRepLink.rowid).where(
+                SalesRepLink.fk_soc == ThirdpartyAlias.rowid,
+                SalesRepLink.fk_user == TargetAlias.rowid)))
+    if request.action == "transfer":
+        Removed = BatchSalesRep.alias("r")
+        return (Removed
+                .select(Value(batch_id), Value("+"), Removed.fk_soc, Value(request.to_user_id),
+                        Value(SALESREP_TYPE_CODE))
+                .where(Removed.batch_id == batch_id, Removed.change == "-",
+                       ~fn.EXISTS(SalesRepLink.select(SalesRepLink.rowid).where(
+                           SalesRepLink.fk_soc == Removed.fk_soc,
+                           SalesRepLink.fk_user == request.to_user_id))))
+    return None
+
+
+def _outcome(batch_id, request, selected, entity):
+    """Counts, per-user effects and examples from the batch's journal rows: three queries."""
+    rows = BatchSalesRep.select().where(BatchSalesRep.batch_id == batch_id)
+    per_user_rows = (BatchSalesRep
+                     .select(BatchSalesRep.fk_user,
+                             fn.SUM(Case(None, [(BatchSalesRep.change == "+", 1)], 0)).alias("added"),
+                             fn.SUM(Case(None, [(BatchSalesRep.change == "-", 1)], 0)).alias("removed"))
+                     .where(BatchSalesRep.batch_id == batch_id)
+                     .group_by(BatchSalesRep.fk_user).dicts())
+    per_user = {row["fk_user"]: row for row in per_user_rows}
+    users = _users(per_user, entity) if per_user else {}
+    sees_all = _sees_all(per_user, entity) if per_user else set()
+    totals = (BatchSalesRep
+              .select(fn.COUNT(BatchSalesRep.fk_soc.distinct()).alias("thirdparties"))
+              .where(BatchSalesRep.batch_id == batch_id).dicts().get())
+    examples = [row[0] for row in Thirdparty.select(Thirdparty.name)
+                .where(Thirdparty.rowid.in_(rows.select(BatchSalesRep.fk_soc)))
+                .order_by(Thirdparty.name).limit(8).tuples()]
+    return Outcome(
+        batch_id=batch_id,
+        selected=selected.count(),
+        thirdparties=totals["thirdparties"] or 0,
+        links_added=sum(int(row["added"] or 0) for row in per_user.values()),
+        links_removed=sum(int(row["removed"] or 0) for row in per_user.values()),
+        per_user=[{
+            "user_id": user_id,
+            "name": users[user_id].full_name if user_id in users else f"user {user_id}",
+            "active": bool(users[user_id].is_active) if user_id in users else False,
+            "added": int(row["added"] or 0), "removed": int(row["removed"] or 0),
+            "sees_all": user_id in sees_all,
+        } for user_id, row in sorted(per_user.items(), key=lambda item: (
+            users[item[0]].full_name if item[0] in users else "", item[0]))],
+        examples=examples,
+    )
+
+
+def _sees_all(user_ids, entity):
+    """Users who see every thirdparty in Dolibarr anyway: admins, or right 262."""
+    by_user = UserRight.select(UserRight.fk_user).where(
+        UserRight.fk_id == SEE_ALL_RIGHT, UserRight.entity == entity)
+    by_group = (UserGroupMember.select(UserGroupMember.fk_user)
+                .join(GroupRight, on=(GroupRight.fk_usergroup == UserGroupMember.fk_usergroup))
+                .where(GroupRight.fk_id == SEE_ALL_RIGHT, GroupRight.entity == entity,
+                       UserGroupMember.entity == entity))
+    query = User.select(User.rowid).where(
+        User.rowid.in_(list(user_ids)),
+        (User.admin == 1) | User.rowid.in_(by_user) | User.rowid.in_(by_group))
+    return {row[0] for row in query.tuples()}
