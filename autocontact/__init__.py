@@ -4,13 +4,15 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, g
+from flask import Flask, g, request
+from peewee import PeeweeException
 
 from . import config
 from .config import StartupError
 from .dolibarr import connection, models
 from .dolibarr.schema import SchemaError
 from .extensions import csrf, login_manager
+from .web.errors import error_response
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +49,11 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
+    if app.config["PROXY_COUNT"]:
+        # Behind a reverse proxy: the client's address (login throttling) and scheme.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
     _init_ldap(app)
     _init_database(app)
     login_manager.init_app(app)
@@ -91,15 +98,25 @@ def _init_database(app):
         database, info = connection.prepare(app.config["DATABASE_URL"], app.config["DB_PREFIX"])
     except (connection.DatabaseUnreachable, SchemaError) as error:
         raise StartupError(str(error)) from None
+    except PeeweeException as error:
+        raise StartupError(f"database error at start-up: {error}") from None
     app.extensions["autocontact.db"] = database
     app.extensions["autocontact.schema"] = info
 
     @app.before_request
     def _connect():
-        models.database.initialize(database)
-        models.bind(info.prefix, info.salesrep_type_code)
-        database.connect(reuse_if_open=True)
-        g.schema = info
+        if models.database.obj is not database:  # several apps in one process: tests only
+            models.database.initialize(database)
+            models.bind(info.prefix, info.salesrep_type_code)
+        try:
+            database.connect(reuse_if_open=True)
+        except PeeweeException as error:
+            app.logger.error("database unreachable: %s", error)
+            if request.endpoint == "main.healthz":
+                g.database_error = error.__class__.__name__
+                return None
+            return error_response(503, "The Dolibarr database cannot be reached right now. "
+                                       "Try again in a moment.")
 
     @app.teardown_request
     def _close(exc):

@@ -6,6 +6,7 @@ SQLite demo is used.
 """
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ DEFAULTS = {
     "DOLIBARR_URL": "",
     "AUTH": ["dolibarr"],
     "HTTPS": False,
+    "PROXY_COUNT": 0,
     "LDAP": {},
 }
 
@@ -114,6 +116,10 @@ def load(environ=None, instance_path=None):
         settings["AUTH"] = _auth_list(environ["AUTOCONTACT_AUTH"])
     if environ.get("AUTOCONTACT_HTTPS"):
         settings["HTTPS"] = _truthy(environ["AUTOCONTACT_HTTPS"])
+    proxies = environ.get("AUTOCONTACT_PROXY_COUNT", "0")
+    if not proxies.isdigit():
+        raise StartupError("AUTOCONTACT_PROXY_COUNT must be a whole number (0 without a proxy)")
+    settings["PROXY_COUNT"] = int(proxies)
     for variable, key in _LDAP_ENV.items():
         if environ.get(variable):
             settings["LDAP"][key] = environ[variable]
@@ -144,7 +150,17 @@ def _demo_secret(instance_path):
     """Generate the demo's secret key once and keep it in instance/."""
     instance_path.mkdir(parents=True, exist_ok=True)
     key_file = instance_path / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    try:
+        # O_EXCL: workers starting together create it once and all read the same key.
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    for _ in range(50):  # another worker may be writing it this very moment
+        key = key_file.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise StartupError(f"{key_file} is empty: delete it and start again")

@@ -7,7 +7,7 @@ import pytest
 from autocontact.dolibarr import models
 from autocontact.services import settings as settings_service
 
-from conftest import PASSWORD, AuthActions, make_app
+from conftest import PASSWORD, AuthActions, People, make_app
 
 
 def basic(login, password=PASSWORD):
@@ -235,3 +235,36 @@ def test_home_says_what_the_user_may_do_and_why(client, login_as, people):
     text = html(client.get("/")).find("section", class_="access").get_text(" ", strip=True)
     assert "You cannot change sales representatives" in text
     assert "members of Territory leads" in text
+
+
+@pytest.mark.parametrize("target", ["//[", "http://[", "/\\\\evil", "\x00"])
+def test_malformed_next_is_ignored(client, auth, people, target):
+    people.user("mrossi")
+    assert client.get("/login", query_string={"next": target}).status_code == 200
+    assert auth.login("mrossi", next_path=target).headers["Location"] == "/"
+
+
+def test_malformed_hx_current_url_is_not_a_500(client):
+    response = client.get("/", headers={"HX-Request": "true", "HX-Current-URL": "http://["})
+    assert response.status_code == 401
+
+
+def test_accented_spellings_share_the_throttle(client, auth, people):
+    people.user("target")
+    for spelling in ("target", "Target", "tàrget", "TÄRGET", "targét"):
+        auth.login(spelling, "bad")
+    assert "Too many failed attempts" in auth.login("targèt").get_data(as_text=True)
+
+
+def test_proxy_count_takes_the_client_address_from_x_forwarded_for(database_url, tmp_path, people):
+    app = make_app(database_url, tmp_path, AUTOCONTACT_PROXY_COUNT="1")
+    People(app, people.hash).user("victim")
+    client = app.test_client()
+    for number in range(5):
+        client.post("/login", data={"login": f"guess{number}", "password": "x",
+                                    "csrf_token": client.csrf_token()},
+                    headers={"X-Forwarded-For": "203.0.113.9"}, csrf=False)
+    ok = client.post("/login", data={"login": "victim", "password": PASSWORD,
+                                     "csrf_token": client.csrf_token()},
+                     headers={"X-Forwarded-For": "198.51.100.4"}, csrf=False)
+    assert ok.status_code == 302

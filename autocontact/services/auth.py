@@ -53,9 +53,17 @@ def refusal_for(user):
     return None
 
 
+# Checked when there is no user or no hash, so that a wrong login takes as long
+# as a wrong password (no way to tell which logins exist from the timing).
+_DUMMY_HASH = passwords.hash_password("autocontact-timing-equaliser")
+
+
 def _check_dolibarr(login, password, entity, salt):
     user = find_user(login, entity)
-    if user and passwords.verify_password(password, user.pass_crypted, user.clear_pass, salt):
+    if user is None or not (user.pass_crypted or user.clear_pass):
+        passwords.verify_password(password, _DUMMY_HASH)
+        return None
+    if passwords.verify_password(password, user.pass_crypted, user.clear_pass, salt):
         return user
     return None
 

@@ -5,7 +5,8 @@ does); written the way dolibarr_set_const writes (delete name+entity, then
 insert), in one transaction with the journal entry that records the change.
 """
 import json
-from dataclasses import asdict, dataclass, field, replace
+import re
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 
 from peewee import JOIN, fn
@@ -26,6 +27,7 @@ MANAGER_LDAP_GROUPS = "AUTOCONTACT_MANAGER_LDAP_GROUPS"
 DATE_FIELDS = ("document", "creation")
 PERIODS = ("current_year", "last_12_months", "last_2_years", "custom")
 GROUP_LISTS = ("editor_groups", "manager_groups")
+MAX_DNS, MAX_DN_LENGTH = 50, 500    # keeps each stored list well inside a TEXT column
 DN_LISTS = ("editor_ldap_groups", "manager_ldap_groups")
 
 
@@ -59,23 +61,20 @@ class Settings:
     default_date_from: date | None = None
     default_date_to: date | None = None
     agenda_events: bool = False
-    modules: dict = field(default_factory=dict)   # MAIN_MODULE_<X> -> enabled
 
     def default_range(self, today=None):
         """The period the document dialog starts with."""
         today = today or date.today()
         if self.default_period == "custom" and self.default_date_from and self.default_date_to:
             return self.default_date_from, self.default_date_to
-        if self.default_period == "last_12_months":
-            return today.replace(year=today.year - 1) + timedelta(days=1), today
-        if self.default_period == "last_2_years":
-            return today.replace(year=today.year - 2) + timedelta(days=1), today
+        years = {"last_12_months": 1, "last_2_years": 2}.get(self.default_period)
+        if years:
+            return _years_before(today, years) + timedelta(days=1), today
         return date(today.year, 1, 1), date(today.year, 12, 31)
 
     def as_dict(self):
         """The JSON shape of GET /api/settings."""
         body = asdict(self)
-        body.pop("modules")
         body["doc_types"] = {
             element: {**asdict(value), "closed_statuses": list(value.closed_statuses)}
             for element, value in self.doc_types.items()
@@ -94,7 +93,7 @@ class Settings:
             values[key + "ENABLED"] = "1" if value.enabled else "0"
             values[key + "CONTACT_TYPE"] = value.contact_type or ""
             values[key + "DATE"] = value.date_field
-            values[key + "CLOSED"] = ",".join(str(status) for status in value.closed_statuses)
+            values[key + "CLOSED"] = json.dumps(list(value.closed_statuses))
         values[EDITOR_GROUPS] = json.dumps(list(self.editor_groups))
         values[EDITOR_LDAP_GROUPS] = json.dumps(list(self.editor_ldap_groups), ensure_ascii=False)
         values[MANAGER_GROUPS] = json.dumps(list(self.manager_groups))
@@ -109,17 +108,23 @@ class Settings:
         return values
 
 
+def _years_before(day, years):
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 # --- reading -------------------------------------------------------------------
 
 def read_constants(entity):
-    """All AUTOCONTACT_*, MAIN_MODULE_* and the few Dolibarr constants we use: one query."""
+    """All AUTOCONTACT_* and the few Dolibarr constants we use: one query."""
     query = (
         Constant.select(Constant.name, Constant.value)
         .where(
             Constant.entity.in_((0, entity)),
             (fn.SUBSTR(Constant.name, 1, len(PREFIX)) == PREFIX)
-            | Constant.name.in_(DOLIBARR_KEYS)
-            | (fn.SUBSTR(Constant.name, 1, 12) == "MAIN_MODULE_"),
+            | Constant.name.in_(DOLIBARR_KEYS),
         )
         .order_by(Constant.entity)
         .tuples()
@@ -149,11 +154,13 @@ def from_constants(constants):
         key = f"{PREFIX}DOC_{doc_type.element.upper()}_"
         closed = constants.get(key + "CLOSED")
         date_field = constants.get(key + "DATE")
+        if date_field not in DATE_FIELDS or not doc_type.date_column:
+            date_field = "document" if doc_type.date_column else "creation"
         doc_types[doc_type.element] = DocTypeSettings(
             enabled=constants.get(key + "ENABLED", "1") != "0",
             contact_type=constants.get(key + "CONTACT_TYPE") or doc_type.default_contact_code,
-            date_field=date_field if date_field in DATE_FIELDS else "document",
-            closed_statuses=(tuple(int(s) for s in closed.split(",") if s.strip().lstrip("-").isdigit())
+            date_field=date_field,
+            closed_statuses=(tuple(s for s in _json_list(closed) if type(s) is int)
                              if closed is not None else doc_type.closed_statuses),
         )
     period = constants.get(f"{PREFIX}DEFAULT_PERIOD")
@@ -171,8 +178,6 @@ def from_constants(constants):
         default_date_from=_date_or_none(constants.get(f"{PREFIX}DEFAULT_DATE_FROM")),
         default_date_to=_date_or_none(constants.get(f"{PREFIX}DEFAULT_DATE_TO")),
         agenda_events=constants.get(f"{PREFIX}AGENDA_EVENTS") == "1",
-        modules={name[len("MAIN_MODULE_"):]: value == "1" for name, value in constants.items()
-                 if name.startswith("MAIN_MODULE_")},
     )
 
 
@@ -220,9 +225,19 @@ def choices(entity):
 def _as_bool(value, path, errors):
     if isinstance(value, bool):
         return value
-    if value in (0, 1, "0", "1", "true", "false", "on", "off"):
+    if (type(value) is int or isinstance(value, str)) and value in (
+            0, 1, "0", "1", "true", "false", "on", "off"):
         return value in (1, "1", "true", "on")
     errors[path] = "Must be true or false."
+    return None
+
+
+def _as_int(value):
+    """A whole number given as a JSON integer or digits; None for anything else."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()):
+        return int(value)
     return None
 
 
@@ -241,7 +256,7 @@ def apply_changes(current, payload, available):
     if not isinstance(payload, dict):
         raise SettingsInvalid({"": "Send a JSON object of settings."})
     errors, changes = {}, {}
-    known = set(Settings.__dataclass_fields__) - {"modules"}
+    known = set(Settings.__dataclass_fields__)
     for name in payload:
         if name not in known:
             errors[name] = f"Unknown setting '{name}'."
@@ -269,22 +284,27 @@ def apply_changes(current, payload, available):
                 item = _as_bool(item, f"{path}.enabled", errors)
             elif key == "contact_type":
                 codes = available.contact_codes(element)
-                if item not in codes:
+                if item in ("", None):
+                    item = None  # allowed while the type is disabled, checked below
+                elif not isinstance(item, str) or item not in codes:
                     errors[f"{path}.contact_type"] = (
-                        f"'{item}' is not an active internal contact type of {doc_type.label} "
+                        f"'{str(item)[:40]}' is not an active internal contact type of {doc_type.label} "
                         f"in Dolibarr's dictionary (choose among: {', '.join(sorted(codes)) or 'none'})."
                     )
             elif key == "date_field":
                 if item not in DATE_FIELDS:
                     errors[f"{path}.date_field"] = "Must be 'document' or 'creation'."
+                elif item == "document" and not doc_type.date_column:
+                    errors[f"{path}.date_field"] = (
+                        f"{doc_type.label} has no date of its own: use its creation date.")
             elif key == "closed_statuses":
                 item = _as_list(item, f"{path}.closed_statuses", errors)
                 if item is not None:
-                    try:
-                        item = tuple(sorted({int(status) for status in item}))
-                    except (TypeError, ValueError):
+                    numbers = [_as_int(status) for status in item]
+                    if None in numbers:
                         errors[f"{path}.closed_statuses"] = "Must be a list of status numbers."
                         continue
+                    item = tuple(sorted(set(numbers)))
                     unknown = [s for s in item if s not in doc_type.statuses]
                     if unknown:
                         errors[f"{path}.closed_statuses"] = (
@@ -302,11 +322,11 @@ def apply_changes(current, payload, available):
             items = _as_list(payload[name], name, errors)
             if items is None:
                 continue
-            try:
-                ids = tuple(sorted({int(item) for item in items}))
-            except (TypeError, ValueError):
+            numbers = [_as_int(item) for item in items]
+            if None in numbers:
                 errors[name] = "Must be a list of Dolibarr group ids."
                 continue
+            ids = tuple(sorted(set(numbers)))
             unknown = [group_id for group_id in ids if group_id not in available.group_ids()]
             if unknown:
                 errors[name] = f"Group {unknown[0]} is not a user group of this company."
@@ -316,12 +336,15 @@ def apply_changes(current, payload, available):
             items = _as_list(payload[name], name, errors)
             if items is None:
                 continue
+            if len(items) > MAX_DNS:
+                errors[name] = f"At most {MAX_DNS} LDAP groups."
+                continue
             cleaned = []
             for item in items:
                 text = item.strip() if isinstance(item, str) else None
                 if not text:
                     continue
-                if not is_valid_dn(text):
+                if len(text) > MAX_DN_LENGTH or not is_valid_dn(text):
                     errors[name] = f"'{str(item)[:80]}' is not a valid LDAP DN (e.g. cn=sales,ou=groups,dc=example,dc=com)."
                     break
                 if normalize_dn(text) not in {normalize_dn(dn) for dn in cleaned}:
@@ -340,7 +363,8 @@ def apply_changes(current, payload, available):
             if value in (None, ""):
                 changes[name] = None
             else:
-                parsed = _date_or_none(value) if isinstance(value, str) else None
+                parsed = (_date_or_none(value) if isinstance(value, str)
+                          and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None)
                 if parsed is None:
                     errors[name] = "Must be a date written YYYY-MM-DD."
                 changes[name] = parsed

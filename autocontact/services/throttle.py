@@ -3,6 +3,7 @@ minutes, further attempts are refused until the window has passed.
 
 Failures live in the tool's own table so every uWSGI worker sees them.
 """
+import unicodedata
 from datetime import datetime, timedelta
 
 from ..dolibarr.models import database
@@ -17,7 +18,11 @@ def _now():
 
 
 def _key(login):
-    return (login or "").strip().lower()[:255]
+    """One key for every spelling MariaDB's collation treats as the same login
+    (case and accents), so "Àdmin" cannot dodge the limit of "admin"."""
+    decomposed = unicodedata.normalize("NFKD", (login or "").strip())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return plain.casefold()[:255]
 
 
 def retry_after(login, address, now=None):

@@ -1,4 +1,5 @@
 """Login, logout, and who the current user is on every request."""
+import time
 from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlsplit
@@ -18,7 +19,6 @@ from ..services import auth as auth_service
 from ..services import ldap_auth, permissions, settings as settings_service
 from ..services.directory import user_entities
 from .errors import error_response
-from .forms import EmptyForm
 
 bp = Blueprint("auth", __name__)
 
@@ -67,32 +67,52 @@ def ldap_settings():
 
 def safe_next(target):
     """Only the app's own paths: no scheme, no host, no protocol-relative URL."""
-    if not target:
+    if not target or not isinstance(target, str):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
             or "\\" in target or any(ord(ch) < 32 for ch in target):
         return None
     return target
 
 
-def _actor_for(user, backend, login):
-    """Roles of a Dolibarr user now, or None when they may no longer use the tool."""
+# When LDAP does not answer, skip it for a while instead of making every request wait.
+_ldap_down_until = 0.0
+LDAP_RETRY_SECONDS = 30
+
+
+def _current_ldap_groups(login):
+    """The LDAP groups of a login right now; () when LDAP is down; None when gone."""
+    global _ldap_down_until
+    if time.monotonic() < _ldap_down_until:
+        return ()
+    try:
+        return ldap_auth.user_groups(ldap_settings(), login)
+    except ldap_auth.LdapUnavailable as error:
+        current_app.logger.warning("LDAP group roles ignored for %ss: %s", LDAP_RETRY_SECONDS, error)
+        _ldap_down_until = time.monotonic() + LDAP_RETRY_SECONDS
+        return ()
+
+
+def _actor_for(user, backend, login, ldap_groups=None):
+    """Roles of a Dolibarr user now, or None when they may no longer use the tool.
+
+    ``ldap_groups`` come from the login itself; on later requests they are
+    read again from LDAP (when setup lists LDAP groups), so a change of group
+    applies at the next request.
+    """
     if user is None or auth_service.refusal_for(user):
         return None
-    entity = current_app.config["ENTITY"]
-    ldap_groups = None
-    if backend == "ldap":
-        settings = current_settings()
-        if settings.editor_ldap_groups or settings.manager_ldap_groups:
-            try:
-                ldap_groups = ldap_auth.user_groups(ldap_settings(), login)
-            except ldap_auth.LdapUnavailable:
-                current_app.logger.warning("LDAP unreachable: LDAP group roles ignored")
-                ldap_groups = ()
-            if ldap_groups is None:  # gone from the directory
-                return None
-    actor = permissions.compute_roles(user, entity, current_settings(), ldap_groups)
+    settings = current_settings()
+    if backend == "ldap" and ldap_groups is None and (
+            settings.editor_ldap_groups or settings.manager_ldap_groups):
+        ldap_groups = _current_ldap_groups(login)
+        if ldap_groups is None:  # gone from the directory
+            return None
+    actor = permissions.compute_roles(user, current_app.config["ENTITY"], settings, ldap_groups)
     return CurrentUser(**vars(actor))
 
 
@@ -116,7 +136,7 @@ def _basic_auth_user():
     except auth_service.LoginRefused as refused:
         g.auth_refusal = str(refused)
         return None
-    return _actor_for(result.user, result.backend, credentials.username)
+    return _actor_for(result.user, result.backend, credentials.username, result.ldap_groups)
 
 
 def _authenticate(login, password):
@@ -146,7 +166,6 @@ def is_api_basic_request():
 def init_app(app):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
     @app.before_request
     def _authenticate_and_protect():
@@ -165,8 +184,11 @@ def init_app(app):
         next_path = request.full_path.rstrip("?")
         if request.headers.get("HX-Request"):
             # Send the whole page to the login screen, then back to where the user was.
-            current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            next_path = current.path + (f"?{current.query}" if current.query else "")
+            try:
+                current = urlsplit(request.headers.get("HX-Current-URL", ""))
+                next_path = current.path + (f"?{current.query}" if current.query else "")
+            except ValueError:
+                next_path = None
             response = current_app.response_class(status=401)
             response.headers["HX-Redirect"] = url_for("auth.login", next=safe_next(next_path))
             return response
@@ -209,7 +231,8 @@ def login():
             session.permanent = True
             session["auth_backend"] = result.backend
             session["auth_login"] = form.login.data.strip()
-            actor = _actor_for(result.user, result.backend, form.login.data.strip())
+            actor = _actor_for(result.user, result.backend, form.login.data.strip(),
+                               result.ldap_groups)
             login_user(actor)
             return redirect(safe_next(form.next.data) or url_for("main.index"))
     elif request.method == "POST":
@@ -224,7 +247,6 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """End the session."""
-    EmptyForm()  # the CSRF check already ran in before_request
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

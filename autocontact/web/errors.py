@@ -2,8 +2,10 @@
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from ..services.permissions import PermissionDenied
+from peewee import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..services.permissions import PermissionDenied
 
 
 def wants_json():
@@ -29,6 +31,17 @@ def init_app(app):
     @app.errorhandler(PermissionDenied)
     def permission_denied(error):
         return error_response(403, str(error))
+
+    @app.errorhandler(DataError)
+    def data_error(error):
+        app.logger.warning("value refused by the database: %s", error)
+        return error_response(400, "A value is too long or out of range for the database.")
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error):
+        app.logger.warning("concurrent change: %s", error)
+        return error_response(409, "Someone changed the same data at the same moment. "
+                                   "Nothing was applied: look again and retry.")
 
     @app.errorhandler(HTTPException)
     def http_error(error):

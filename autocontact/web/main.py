@@ -1,5 +1,5 @@
 """Home page and health check."""
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, g, jsonify, render_template
 from flask_login import login_required
 from peewee import PeeweeException
 
@@ -34,11 +34,13 @@ def healthz():
     """Monitoring: database reachable, Dolibarr tables found, schema variant."""
     database = current_app.extensions["autocontact.db"]
     info = current_app.extensions["autocontact.schema"]
-    try:
-        database.execute_sql("SELECT 1").fetchone()
-        reachable, error = True, None
-    except PeeweeException as exc:
-        reachable, error = False, str(exc.__class__.__name__)
+    error = g.get("database_error")
+    if error is None:
+        try:
+            database.execute_sql("SELECT 1").fetchone()
+        except PeeweeException as exc:
+            error = exc.__class__.__name__
+    reachable = error is None
     body = {
         "status": "ok" if reachable else "error",
         "database": {

@@ -10,6 +10,7 @@ from ..dolibarr import doctypes
 from ..services import permissions
 from ..services import settings as settings_service
 from .auth import current_settings, role_required
+from .errors import error_response
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 TEMPLATE = "setup/index.html"
@@ -57,9 +58,9 @@ SECTIONS = {
 }
 
 
-def _context(settings, **extra):
-    entity = current_app.config["ENTITY"]
-    return {"settings": settings, "choices": settings_service.choices(entity),
+def _context(settings, available=None, **extra):
+    available = available or settings_service.choices(current_app.config["ENTITY"])
+    return {"settings": settings, "choices": available,
             "doc_types": doctypes.DOC_TYPES, "periods": settings_service.PERIODS,
             "errors": {}, "saved": None, "form": None, **extra}
 
@@ -76,21 +77,23 @@ def index():
 def save(section):
     """Validate and store one section; errors come back next to their fields."""
     if section not in SECTIONS:
-        return render_template("errors/error.html", status=404, message="No such setup section."), 404
+        return error_response(404, "No such setup section.")
     entity = current_app.config["ENTITY"]
     payload = SECTIONS[section](request.form)
     current = current_settings()
+    available = settings_service.choices(entity)
     try:
-        new = settings_service.apply_changes(current, payload, settings_service.choices(entity))
+        new = settings_service.apply_changes(current, payload, available)
         batch_id = settings_service.save(current_user, entity, new)
     except settings_service.SettingsInvalid as invalid:
-        context = _context(current, errors=invalid.errors, form=request.form, section=section)
+        context = _context(current, available, errors=invalid.errors, form=request.form,
+                           section=section)
         if request.headers.get("HX-Request"):
             return render_block(TEMPLATE, f"{section}_section", **context), 400
         return render_template(TEMPLATE, **context), 400
     message = "Saved." if batch_id else "Nothing changed."
     if request.headers.get("HX-Request"):
-        context = _context(new, saved={section: message})
+        context = _context(new, available, saved={section: message})
         return render_block(TEMPLATE, f"{section}_section", **context)
     flash(message, "success")
     return redirect(url_for("setup.index"))
