@@ -59,13 +59,21 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from .web import api, auth, errors, main, security, setup
+    from .web import api, auth, errors, journal, main, security, setup, thirdparties
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(thirdparties.bp)
+    app.register_blueprint(journal.bp)
     app.register_blueprint(setup.bp)
+
+    @app.template_global()
+    def dolibarr_link(path):
+        """A Dolibarr card's URL, when the Dolibarr base URL is known."""
+        base = app.config["DOLIBARR_URL"]
+        return f"{base}{path}" if base else None
     app.register_blueprint(api.bp)
 
     from .cli import register

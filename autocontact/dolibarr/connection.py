@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 
 from peewee import InterfaceError, MySQLDatabase, OperationalError
 from playhouse.db_url import connect
+from playhouse.migrate import SchemaMigrator, migrate
 
 from . import models, schema, tool_tables
 
@@ -37,12 +38,27 @@ def _create_tool_tables(database):
         # MySQL has no CREATE INDEX IF NOT EXISTS in peewee: serialise the workers.
         database.execute_sql("SELECT GET_LOCK('autocontact_schema', 60)")
         try:
-            database.create_tables(tool_tables.TOOL_MODELS, safe=True)
+            _create_or_complete(database)
         finally:
             database.execute_sql("SELECT RELEASE_LOCK('autocontact_schema')")
     else:
         with database.atomic():
-            database.create_tables(tool_tables.TOOL_MODELS, safe=True)
+            _create_or_complete(database)
+
+
+def _create_or_complete(database):
+    """Create missing tool tables; add columns a newer version of the tool needs.
+
+    Only the tool's own tables (prefix + autocontact_) are ever touched.
+    """
+    database.create_tables(tool_tables.TOOL_MODELS, safe=True)
+    migrator = SchemaMigrator.from_database(database)
+    for model in tool_tables.TOOL_MODELS:
+        table = model._meta.table_name
+        existing = {column.name for column in database.get_columns(table)}
+        missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
+        if missing:
+            migrate(*(migrator.add_column(table, field.column_name, field) for field in missing))
 
 
 def prepare(url, prefix):

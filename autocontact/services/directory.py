@@ -116,3 +116,21 @@ def company_overview(entity):
         "inactive_users": users_by_status.get(0, 0),
         "documents": documents,
     }
+
+
+def internal_users(entity, active_only=False):
+    """Internal users of the entity (and shared entity 0), by name."""
+    query = User.select().where(User.entity.in_(user_entities(entity)), User.fk_soc.is_null())
+    if active_only:
+        query = query.where(User.statut == 1)
+    return list(query.order_by(User.lastname, User.firstname, User.login))
+
+
+def reps_present(thirdparty_query, entity):
+    """The users who represent at least one of these thirdparties, inactive ones included."""
+    return list(
+        User.select().where(
+            User.entity.in_(user_entities(entity)),
+            User.rowid.in_(SalesRepLink.select(SalesRepLink.fk_user)
+                           .where(SalesRepLink.fk_soc.in_(thirdparty_query))))
+        .order_by(User.lastname, User.firstname, User.login))

@@ -5,6 +5,8 @@ Batches are written in the same transaction as the change they record.
 import json
 from datetime import datetime
 
+from peewee import JOIN
+
 from ..dolibarr.models import Constant
 from ..dolibarr.tool_tables import Batch, BatchSetting
 
@@ -40,3 +42,22 @@ def record_settings(batch_id, entity, changed):
 def settings_changes(batch_id):
     return list(BatchSetting.select().where(BatchSetting.batch_id == batch_id)
                 .order_by(BatchSetting.name).dicts())
+
+
+def batch_detail(batch_id, entity, limit=500):
+    """A batch with its rows (names joined in), or None: four queries."""
+    from ..dolibarr.models import Thirdparty, User
+    from ..dolibarr.tool_tables import BatchSalesRep
+    found = Batch.get_or_none(Batch.id == batch_id, Batch.entity == entity)
+    if found is None:
+        return None
+    links = list(
+        BatchSalesRep.select(BatchSalesRep, Thirdparty.name.alias("thirdparty_name"),
+                             User.login.alias("user_login"), User.firstname, User.lastname)
+        .join(Thirdparty, JOIN.LEFT_OUTER, on=(Thirdparty.rowid == BatchSalesRep.fk_soc))
+        .join(User, JOIN.LEFT_OUTER, on=(User.rowid == BatchSalesRep.fk_user), src=BatchSalesRep)
+        .where(BatchSalesRep.batch_id == batch_id)
+        .order_by(Thirdparty.name, BatchSalesRep.change, BatchSalesRep.id)
+        .limit(limit).dicts())
+    return {"batch": found, "params": json.loads(found.params or "{}"),
+            "links": links, "settings": settings_changes(batch_id), "limit": limit}

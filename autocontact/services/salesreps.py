@@ -114,6 +114,38 @@ def _check_target(user, user_id, field_name):
                              field_name)
 
 
+def parse_selection(payload, entity):
+    """The thirdparties a request is about: ``thirdparty_ids`` or a list ``filter``."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("Send a JSON object.")
+    has_ids, has_filter = "thirdparty_ids" in payload, "filter" in payload
+    if has_ids == has_filter:
+        raise InvalidRequest("Give either 'thirdparty_ids' or 'filter', not both or neither.",
+                             "thirdparty_ids")
+    request = Request(action=payload.get("action"))
+    if has_filter:
+        try:
+            request.criteria = thirdparties.parse_filter(payload["filter"])
+        except thirdparties.FilterInvalid as invalid:
+            raise InvalidRequest(f"Filter: {invalid}", f"filter.{invalid.field}") from None
+        return request
+    request.thirdparty_ids = _int_list(payload["thirdparty_ids"], "thirdparty_ids",
+                                       "thirdparty ids")
+    if not request.thirdparty_ids:
+        raise InvalidRequest("The selection is empty: choose at least one thirdparty.",
+                             "thirdparty_ids")
+    found = {row[0] for row in Thirdparty.select(Thirdparty.rowid).where(
+        Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)),
+        Thirdparty.entity == entity).tuples()}
+    missing = [tid for tid in request.thirdparty_ids if tid not in found]
+    if missing:
+        raise InvalidRequest(
+            f"Thirdparty {missing[0]} does not exist in this company"
+            + (f" (and {len(missing) - 1} more)." if len(missing) > 1 else "."),
+            "thirdparty_ids")
+    return request
+
+
 def parse_request(payload, entity, settings):
     """Validate an API payload (or the dialog's equivalent) into a Request."""
     if not isinstance(payload, dict):
@@ -121,34 +153,11 @@ def parse_request(payload, entity, settings):
     action = payload.get("action")
     if action not in ACTIONS:
         raise InvalidRequest(f"'action' must be one of {', '.join(ACTIONS)}.", "action")
-    has_ids, has_filter = "thirdparty_ids" in payload, "filter" in payload
-    if has_ids == has_filter:
-        raise InvalidRequest("Give either 'thirdparty_ids' or 'filter', not both or neither.",
-                             "thirdparty_ids")
     for flag in ("replace", "dry_run"):
         if flag in payload and not isinstance(payload[flag], bool):
             raise InvalidRequest(f"'{flag}' must be true or false.", flag)
-    request = Request(action=action, replace=payload.get("replace") is True)
-    if has_ids:
-        request.thirdparty_ids = _int_list(payload["thirdparty_ids"], "thirdparty_ids",
-                                           "thirdparty ids")
-        if not request.thirdparty_ids:
-            raise InvalidRequest("The selection is empty: choose at least one thirdparty.",
-                                 "thirdparty_ids")
-        found = {row[0] for row in Thirdparty.select(Thirdparty.rowid).where(
-            Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)),
-            Thirdparty.entity == entity).tuples()}
-        missing = [tid for tid in request.thirdparty_ids if tid not in found]
-        if missing:
-            raise InvalidRequest(
-                f"Thirdparty {missing[0]} does not exist in this company"
-                + (f" (and {len(missing) - 1} more)." if len(missing) > 1 else "."),
-                "thirdparty_ids")
-    else:
-        try:
-            request.criteria = thirdparties.parse_filter(payload["filter"])
-        except thirdparties.FilterInvalid as invalid:
-            raise InvalidRequest(f"Filter: {invalid}", f"filter.{invalid.field}") from None
+    request = parse_selection(payload, entity)
+    request.replace = payload.get("replace") is True
 
     if action in ("assign", "unassign"):
         request.user_ids = _int_list(payload.get("user_ids", []), "user_ids", "user ids", 1000)
