@@ -253,3 +253,29 @@ def test_statement_count_does_not_depend_on_the_number_of_thirdparties(app, db, 
             assert outcome.links_added > 0
             counts.append(counter.count)
     assert counts[:2] == counts[2:]
+
+
+def test_links_on_a_dolibarr_19_schema_have_no_type_code(mariadb, tmp_path, password_hash):
+    """Before Dolibarr 20 llx_societe_commerciaux has no fk_c_type_contact_code."""
+    from conftest import SCHEMA_20, AuthActions, People, make_app
+    name = mariadb.create(SCHEMA_20)
+    try:
+        mariadb.execute("DROP TABLE llx_societe_commerciaux", name)
+        mariadb.execute(
+            "CREATE TABLE llx_societe_commerciaux (rowid integer AUTO_INCREMENT PRIMARY KEY,"
+            " fk_soc integer, fk_user integer, import_key varchar(14),"
+            " UNIQUE KEY uk_societe_commerciaux (fk_soc, fk_user)) ENGINE=innodb", name)
+        app = make_app(mariadb.url(name), tmp_path)
+        people = People(app, password_hash)
+        people.user("boss19", admin=1)
+        rep = people.user("rep19")
+        tid = models.Thirdparty.insert(name="Vecchia S.r.l.", entity=1, client=1).execute()
+        client = app.test_client()
+        AuthActions(client).login("boss19")
+        body = client.post("/api/salesreps", json={"action": "assign", "thirdparty_ids": [tid],
+                                                   "user_ids": [rep]}).get_json()
+        assert body["links_added"] == 1
+        rows = mariadb.execute("SELECT fk_soc, fk_user FROM llx_societe_commerciaux", name)
+        assert rows == ((tid, rep),)
+    finally:
+        mariadb.drop(name)
