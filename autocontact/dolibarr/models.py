@@ -82,6 +82,11 @@ class User(DolibarrModel):
     def is_internal(self):
         return not self.fk_soc
 
+    @classmethod
+    def internal(cls):
+        """Condition: an internal user (no thirdparty; some installs store 0 for none)."""
+        return cls.fk_soc.is_null() | (cls.fk_soc == 0)
+
     @property
     def is_active(self):
         return self.statut == 1

@@ -70,4 +70,23 @@ class BatchSalesRep(DolibarrModel):
         dolibarr_table = "autocontact_batch_salesrep"
 
 
-TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep)
+class BatchContact(DolibarrModel):
+    """A document contact a batch added (+) or removed (-), as the row was."""
+    id = AutoField()
+    batch_id = IntegerField(index=True)
+    change = CharField(max_length=1)          # '+' added, '-' removed
+    ec_rowid = IntegerField(null=True)        # llx_element_contact.rowid
+    element = CharField(max_length=32)        # document type (llx_c_type_contact.element)
+    element_id = IntegerField()
+    fk_soc = IntegerField(null=True, index=True)
+    fk_c_type_contact = IntegerField()
+    fk_socpeople = IntegerField()
+    statut = IntegerField(null=True)
+    datecreate = DateTimeField(null=True)
+
+    class Meta:
+        dolibarr_table = "autocontact_batch_contact"
+        indexes = ((("batch_id", "change", "element"), False),)
+
+
+TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep, BatchContact)

@@ -99,7 +99,7 @@ def company_overview(entity):
     )
     users = (
         User.select(User.statut, fn.COUNT(User.rowid).alias("count"))
-        .where(User.entity.in_(user_entities(entity)), User.fk_soc.is_null())
+        .where(User.entity.in_(user_entities(entity)), User.internal())
         .group_by(User.statut)
         .tuples()
     )
@@ -120,7 +120,7 @@ def company_overview(entity):
 
 def internal_users(entity, active_only=False):
     """Internal users of the entity (and shared entity 0), by name."""
-    query = User.select().where(User.entity.in_(user_entities(entity)), User.fk_soc.is_null())
+    query = User.select().where(User.entity.in_(user_entities(entity)), User.internal())
     if active_only:
         query = query.where(User.statut == 1)
     return list(query.order_by(User.lastname, User.firstname, User.login))

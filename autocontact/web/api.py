@@ -2,6 +2,7 @@
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 
+from ..services import documents as documents_service
 from ..services import permissions
 from ..services import salesreps as salesreps_service
 from ..services import settings as settings_service
@@ -80,4 +81,19 @@ def salesreps():
     dry_run = isinstance(payload, dict) and payload.get("dry_run") is True
     outcome = salesreps_service.run(current_user, parsed, entity,
                                     current_app.extensions["autocontact.schema"], dry_run=dry_run)
+    return jsonify(outcome.as_dict())
+
+
+@bp.route("/documents/sync", methods=["POST"])
+@role_required(permissions.EDITOR)
+def documents_sync():
+    """Make document follow-up contacts match the thirdparties' sales reps (editors)."""
+    entity = current_app.config["ENTITY"]
+    payload = request.get_json(silent=True)
+    try:
+        parsed = documents_service.parse_request(payload, entity, current_settings())
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    dry_run = payload.get("dry_run") is True
+    outcome = documents_service.run(current_user, parsed, entity, dry_run=dry_run)
     return jsonify(outcome.as_dict())

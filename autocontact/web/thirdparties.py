@@ -41,8 +41,9 @@ def index():
                            users=directory.internal_users(entity),
                            allow_remove_all=current_settings().allow_remove_all)
     response = current_app.make_response((body, status))
-    if request.headers.get("HX-Request"):
-        # Push the tidy URL of this state, without the form's empty fields.
+    if request.headers.get("HX-Request") and request.headers.get("HX-Trigger") != "results":
+        # Push the tidy URL of this state, without the form's empty fields (not when the
+        # results only refresh themselves after a change: that is no new history entry).
         response.headers["HX-Push-Url"] = url_for("thirdparties.index", **criteria.query_args())
     return response
 

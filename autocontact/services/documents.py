@@ -1,0 +1,410 @@
+"""The document engine: make the follow-up contacts of documents match the
+current sales reps of their thirdparty (sync), or replace user A by user B.
+
+One engine serves the thirdparty dialog, the list's mass actions, the API and
+the command line. For any number of thirdparties and documents it is one
+transaction with a fixed number of set-based statements: two per document
+type (journal what goes, journal what comes) and four in all (delete, insert,
+note the new row ids, count). Only contacts of the configured internal contact
+type are touched; external contacts and other roles stay as they are.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from peewee import Case, Value, fn
+
+from ..dolibarr import doctypes
+from ..dolibarr.models import (
+    DOCUMENT_MODELS, ContactType, ElementContact, SalesRepLink, Thirdparty, User, database,
+)
+from ..dolibarr.tool_tables import Batch, BatchContact
+from . import journal, permissions, salesreps
+from .directory import user_entities
+from .salesreps import InvalidRequest
+
+MODES = ("sync", "replace")
+STATUS_SCOPES = ("all", "open")
+ACTIVE_LINK_STATUS = 4   # llx_element_contact.statut as CommonObject::add_contact writes it
+
+
+@dataclass
+class DocumentRequest:
+    selection: salesreps.Request
+    date_from: date
+    date_to: date
+    doc_types: tuple                 # DocType entries
+    contact_types: dict              # element -> llx_c_type_contact.rowid
+    contact_codes: dict              # element -> its code (SALESREPFOLL, ...)
+    date_fields: dict                # element -> column name deciding the period
+    closed: dict                     # element -> statuses left alone in "open" scope
+    mode: str = "sync"
+    statuses: str = "all"
+    from_user_id: int | None = None
+    to_user_id: int | None = None
+
+    def params(self):
+        body = self.selection.params()
+        body.pop("action", None)
+        return {**{k: v for k, v in body.items() if k in ("filter", "thirdparty_ids")},
+                "date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
+                "doc_types": [d.element for d in self.doc_types], "mode": self.mode,
+                "statuses": self.statuses, "from_user_id": self.from_user_id,
+                "to_user_id": self.to_user_id}
+
+
+@dataclass
+class DocumentOutcome:
+    batch_id: int | None
+    per_type: dict = field(default_factory=dict)
+    thirdparties_without_rep: int = 0
+    documents: list = field(default_factory=list)   # a page of changed documents, for previews
+
+    def total(self, key):
+        return sum(values[key] for values in self.per_type.values())
+
+    def as_dict(self):
+        return {
+            "batch_id": self.batch_id,
+            "documents_examined": self.total("examined"),
+            "documents_changed": self.total("changed"),
+            "contacts_added": self.total("added"),
+            "contacts_removed": self.total("removed"),
+            "per_type": self.per_type,
+            "thirdparties_without_active_rep": self.thirdparties_without_rep,
+        }
+
+
+# --- validation ----------------------------------------------------------------
+
+def _date(payload, name):
+    value = payload.get(name)
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.", name)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"'{name}' is not a real date: {value}.", name) from None
+
+
+def parse_request(payload, entity, settings):
+    """Validate an API payload (or the dialog's fields) into a DocumentRequest."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("Send a JSON object.")
+    if "dry_run" in payload and not isinstance(payload["dry_run"], bool):
+        raise InvalidRequest("'dry_run' must be true or false.", "dry_run")
+    date_from, date_to = _date(payload, "date_from"), _date(payload, "date_to")
+    if date_to < date_from:
+        raise InvalidRequest("'date_to' is before 'date_from'.", "date_to")
+    mode = payload.get("mode", "sync")
+    if mode not in MODES:
+        raise InvalidRequest("'mode' must be 'sync' or 'replace'.", "mode")
+    statuses = payload.get("statuses", "all")
+    if statuses not in STATUS_SCOPES:
+        raise InvalidRequest("'statuses' must be 'all' or 'open'.", "statuses")
+    elements = payload.get("doc_types")
+    if not isinstance(elements, list) or not elements:
+        raise InvalidRequest("'doc_types' must list at least one document type.", "doc_types")
+    chosen = []
+    for element in elements:
+        doc_type = doctypes.get(element) if isinstance(element, str) else None
+        if doc_type is None:
+            raise InvalidRequest(f"Unknown document type '{str(element)[:40]}'.", "doc_types")
+        if not settings.doc_types[element].enabled:
+            raise InvalidRequest(f"{doc_type.label} ({element}) is disabled in setup.", "doc_types")
+        if doc_type not in chosen:
+            chosen.append(doc_type)
+    codes = {d.element: settings.doc_types[d.element].contact_type for d in chosen}
+    found = {(row.element, row.code): row.rowid for row in ContactType.select().where(
+        ContactType.element.in_(list(codes)), ContactType.source == "internal",
+        ContactType.active == 1)}
+    contact_types = {}
+    for doc_type in chosen:
+        key = (doc_type.element, codes[doc_type.element])
+        if key not in found:
+            raise InvalidRequest(
+                f"The contact type {codes[doc_type.element]} of {doc_type.label} is not an active "
+                f"internal type in Dolibarr's dictionary: fix it in setup.", "doc_types")
+        contact_types[doc_type.element] = found[key]
+
+    selection = salesreps.parse_selection(payload, entity)
+    request = DocumentRequest(
+        selection=selection, date_from=date_from, date_to=date_to, doc_types=tuple(chosen),
+        contact_types=contact_types, contact_codes=codes, mode=mode, statuses=statuses,
+        date_fields={d.element: (d.date_column if settings.doc_types[d.element].date_field ==
+                                 "document" and d.date_column else d.creation_date_column)
+                     for d in chosen},
+        closed={d.element: tuple(settings.doc_types[d.element].closed_statuses) for d in chosen},
+    )
+    if mode == "replace":
+        for name in ("from_user_id", "to_user_id"):
+            if payload.get(name) in (None, ""):
+                raise InvalidRequest(f"Replace mode needs '{name}'.", name)
+        request.from_user_id = salesreps._int(payload["from_user_id"], "from_user_id", "'from_user_id'")
+        request.to_user_id = salesreps._int(payload["to_user_id"], "to_user_id", "'to_user_id'")
+        users = salesreps._users((request.from_user_id, request.to_user_id), entity)
+        if request.from_user_id not in users:
+            raise InvalidRequest(f"User {request.from_user_id} does not exist in this company.",
+                                 "from_user_id")
+        salesreps._check_target(users.get(request.to_user_id), request.to_user_id, "to_user_id")
+        if request.from_user_id == request.to_user_id:
+            raise InvalidRequest("Replace by a different user.", "to_user_id")
+    return request
+
+
+# --- the predicates, shared by the engine and the consistency figures ----------
+
+def _active_reps(entity):
+    """Sales-rep links whose user is an active internal user of the entity."""
+    return (SalesRepLink.select(SalesRepLink.fk_soc, SalesRepLink.fk_user)
+            .join(User, on=(User.rowid == SalesRepLink.fk_user))
+            .where(User.statut == 1, User.internal(),
+                   User.entity.in_(user_entities(entity))))
+
+
+def _has_active_rep(document, entity):
+    links = _active_reps(entity).where(SalesRepLink.fk_soc == document.fk_soc)
+    return fn.EXISTS(links)
+
+
+def in_period(model, column, date_from, date_to):
+    field_ = model._meta.columns[column]
+    return ((field_ >= date_from.isoformat())
+            & (field_ < (date_to + timedelta(days=1)).isoformat()))
+
+
+def _closed_statuses(model, request):
+    """The statuses left alone in this request ([] when every status is in scope)."""
+    if request.statuses != "open":
+        return []
+    return list(request.closed[model.doc_type.element])
+
+
+def _scope(model, request, entity, selected):
+    """Documents of the selected thirdparties, in the period, in the status scope."""
+    element = model.doc_type.element
+    condition = ((model.entity == entity) & model.fk_soc.in_(selected)
+                 & in_period(model, request.date_fields[element], request.date_from,
+                             request.date_to))
+    closed = _closed_statuses(model, request)
+    if closed:
+        condition &= (model.status.is_null() | model.status.not_in(closed))
+    return condition
+
+
+def _journal_removals(batch_id, model, request, entity, selected):
+    element = model.doc_type.element
+    contact_type = request.contact_types[element]
+    query = (ElementContact
+             .select(Value(batch_id), Value("-"), ElementContact.rowid, Value(element),
+                     ElementContact.element_id, model.fk_soc, ElementContact.fk_c_type_contact,
+                     ElementContact.fk_socpeople, ElementContact.statut, ElementContact.datecreate)
+             .join(model, on=(model.rowid == ElementContact.element_id))
+             .where(ElementContact.fk_c_type_contact == contact_type,
+                    _scope(model, request, entity, selected)))
+    if request.mode == "replace":
+        query = query.where(ElementContact.fk_socpeople == request.from_user_id)
+    else:
+        wanted = _active_reps(entity).where(SalesRepLink.fk_soc == model.fk_soc,
+                                            SalesRepLink.fk_user == ElementContact.fk_socpeople)
+        query = query.where(_has_active_rep(model, entity), ~fn.EXISTS(wanted))
+    BatchContact.insert_from(query, [
+        BatchContact.batch_id, BatchContact.change, BatchContact.ec_rowid, BatchContact.element,
+        BatchContact.element_id, BatchContact.fk_soc, BatchContact.fk_c_type_contact,
+        BatchContact.fk_socpeople, BatchContact.statut, BatchContact.datecreate]).execute()
+
+
+def _journal_additions(batch_id, model, request, entity, selected):
+    element = model.doc_type.element
+    contact_type = request.contact_types[element]
+    if request.mode == "replace":
+        Removed = BatchContact.alias("r")
+        query = (Removed
+                 .select(Value(batch_id), Value("+"), Value(element), Removed.element_id,
+                         Removed.fk_soc, Value(contact_type), Value(request.to_user_id))
+                 .where(Removed.batch_id == batch_id, Removed.change == "-",
+                        Removed.element == element,
+                        ~fn.EXISTS(ElementContact.select(ElementContact.rowid).where(
+                            ElementContact.element_id == Removed.element_id,
+                            ElementContact.fk_c_type_contact == contact_type,
+                            ElementContact.fk_socpeople == request.to_user_id))))
+    else:
+        query = (model
+                 .select(Value(batch_id), Value("+"), Value(element), model.rowid, model.fk_soc,
+                         Value(contact_type), SalesRepLink.fk_user)
+                 .join(SalesRepLink, on=(SalesRepLink.fk_soc == model.fk_soc))
+                 .join(User, on=(User.rowid == SalesRepLink.fk_user))
+                 .where(_scope(model, request, entity, selected),
+                        User.statut == 1, User.internal(),
+                        User.entity.in_(user_entities(entity)),
+                        ~fn.EXISTS(ElementContact.select(ElementContact.rowid).where(
+                            ElementContact.element_id == model.rowid,
+                            ElementContact.fk_c_type_contact == contact_type,
+                            ElementContact.fk_socpeople == SalesRepLink.fk_user)))
+                 .distinct())
+    BatchContact.insert_from(query, [
+        BatchContact.batch_id, BatchContact.change, BatchContact.element,
+        BatchContact.element_id, BatchContact.fk_soc, BatchContact.fk_c_type_contact,
+        BatchContact.fk_socpeople]).execute()
+
+
+def _type_counts(model, request, entity, selected):
+    """Examined, skipped by status and undated documents of one type: one query."""
+    element = model.doc_type.element
+    column = model._meta.columns[request.date_fields[element]]
+    period = in_period(model, request.date_fields[element], request.date_from, request.date_to)
+    closed = _closed_statuses(model, request)
+    count_if = lambda condition: fn.SUM(Case(None, [(condition, 1)], 0))
+    if closed:
+        is_closed = model.status.is_null(False) & model.status.in_(closed)
+        examined, skipped = count_if(period & ~is_closed), count_if(period & is_closed)
+    else:
+        examined, skipped = count_if(period), Value(0)
+    row = (model.select(examined.alias("examined"), skipped.alias("skipped_status"),
+                        count_if(column.is_null()).alias("without_date"))
+           .where(model.entity == entity, model.fk_soc.in_(selected)).dicts().get())
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+def run(actor, request, entity, dry_run=False, page=1, per_page=50):
+    """Apply (or with dry_run, try then roll back) the document update; return the outcome.
+
+    Dry runs are previews: viewers may make them, only editors apply.
+    """
+    if not dry_run:
+        permissions.require(actor, permissions.EDITOR)
+    selected = salesreps.selection(request.selection, entity)
+    with database.atomic() as transaction:
+        batch_id = journal.start_batch(
+            actor, entity, f"documents_{request.mode}", request.params(),
+            _summary(request, entity))
+        for doc_type in request.doc_types:
+            _journal_removals(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity,
+                              selected)
+        this_batch = BatchContact.batch_id == batch_id
+        (ElementContact.delete()
+         .where(ElementContact.rowid.in_(BatchContact.select(BatchContact.ec_rowid)
+                                         .where(this_batch, BatchContact.change == "-")))
+         .execute())
+        for doc_type in request.doc_types:
+            _journal_additions(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity,
+                               selected)
+        now = datetime.now().replace(microsecond=0)
+        ElementContact.insert_from(
+            BatchContact.select(Value(now), Value(ACTIVE_LINK_STATUS), BatchContact.element_id,
+                                BatchContact.fk_c_type_contact, BatchContact.fk_socpeople)
+            .where(this_batch, BatchContact.change == "+"),
+            [ElementContact.datecreate, ElementContact.statut, ElementContact.element_id,
+             ElementContact.fk_c_type_contact, ElementContact.fk_socpeople]).execute()
+        new_rowid = (ElementContact.select(ElementContact.rowid)
+                     .where(ElementContact.element_id == BatchContact.element_id,
+                            ElementContact.fk_c_type_contact == BatchContact.fk_c_type_contact,
+                            ElementContact.fk_socpeople == BatchContact.fk_socpeople))
+        (BatchContact.update(ec_rowid=new_rowid)
+         .where(this_batch, BatchContact.change == "+").execute())
+
+        outcome = _outcome(batch_id, request, entity, selected)
+        if dry_run:
+            outcome.documents = changed_documents(batch_id, request, page, per_page)
+        changed = outcome.total("added") + outcome.total("removed")
+        (Batch.update(documents_changed=outcome.total("changed"),
+                      contacts_added=outcome.total("added"),
+                      contacts_removed=outcome.total("removed"), rows_changed=changed,
+                      thirdparties=_thirdparties_changed(batch_id))
+         .where(Batch.id == batch_id).execute())
+        if dry_run or not changed:
+            transaction.rollback()
+            outcome.batch_id = None
+    return outcome
+
+
+def _thirdparties_changed(batch_id):
+    return (BatchContact.select(fn.COUNT(BatchContact.fk_soc.distinct()))
+            .where(BatchContact.batch_id == batch_id).scalar() or 0)
+
+
+def _summary(request, entity):
+    types = ", ".join(d.label.lower() for d in request.doc_types)
+    period = f"{request.date_from.isoformat()} to {request.date_to.isoformat()}"
+    if request.mode == "replace":
+        users = salesreps._users((request.from_user_id, request.to_user_id), entity)
+        names = [users[u].full_name if u in users else f"user {u}"
+                 for u in (request.from_user_id, request.to_user_id)]
+        return f"Replace {names[0]} by {names[1]} on {types}, {period}"
+    return f"Sync follow-up contacts with sales reps on {types}, {period}"
+
+
+def _outcome(batch_id, request, entity, selected):
+    rows = (BatchContact
+            .select(BatchContact.element,
+                    fn.SUM(Case(None, [(BatchContact.change == "+", 1)], 0)).alias("added"),
+                    fn.SUM(Case(None, [(BatchContact.change == "-", 1)], 0)).alias("removed"),
+                    fn.COUNT(BatchContact.element_id.distinct()).alias("changed"))
+            .where(BatchContact.batch_id == batch_id)
+            .group_by(BatchContact.element).dicts())
+    changes = {row["element"]: row for row in rows}
+    per_type = {}
+    for doc_type in request.doc_types:
+        counts = _type_counts(DOCUMENT_MODELS[doc_type.element], request, entity, selected)
+        change = changes.get(doc_type.element, {})
+        counts.update(changed=int(change.get("changed") or 0),
+                      added=int(change.get("added") or 0),
+                      removed=int(change.get("removed") or 0))
+        counts["already_right"] = counts["examined"] - counts["changed"]
+        per_type[doc_type.element] = counts
+    without_rep = 0
+    if request.mode == "sync":
+        without_rep = (Thirdparty.select().where(
+            Thirdparty.rowid.in_(selected),
+            ~fn.EXISTS(_active_reps(entity).where(SalesRepLink.fk_soc == Thirdparty.rowid)))
+            .count())
+    return DocumentOutcome(batch_id=batch_id, per_type=per_type,
+                           thirdparties_without_rep=without_rep)
+
+
+def changed_documents(batch_id, request, page=1, per_page=50):
+    """A page of the documents a batch changes: ref, date, status, contacts before → after.
+
+    Read inside the batch's transaction, so "after" is the table as it now is.
+    """
+    from .directory import document_contacts
+    docs = list(BatchContact
+                .select(BatchContact.element, BatchContact.element_id)
+                .where(BatchContact.batch_id == batch_id)
+                .group_by(BatchContact.element, BatchContact.element_id)
+                .order_by(BatchContact.element, BatchContact.element_id)
+                .paginate(page, per_page).tuples())
+    by_type = {}
+    for element, element_id in docs:
+        by_type.setdefault(element, []).append(element_id)
+    result = []
+    for element, ids in by_type.items():
+        model = DOCUMENT_MODELS[element]
+        date_column = model._meta.columns[request.date_fields[element]]
+        info = {row.rowid: row for row in model.select(model.rowid, model.ref, model.status,
+                                                        date_column.alias("period_date"))
+                .where(model.rowid.in_(ids))}
+        rows = (BatchContact.select(BatchContact.element_id, BatchContact.change,
+                                    BatchContact.fk_socpeople)
+                .where(BatchContact.batch_id == batch_id, BatchContact.element == element,
+                       BatchContact.element_id.in_(ids)).tuples())
+        added, removed = {}, {}
+        for element_id, change, person in rows:
+            (added if change == "+" else removed).setdefault(element_id, set()).add(person)
+        after = document_contacts(element, ids, code=request.contact_codes[element])
+        for element_id in ids:
+            now = {row["fk_socpeople"] for row in after.get(element_id, [])}
+            before = (now - added.get(element_id, set())) | removed.get(element_id, set())
+            document = info.get(element_id)
+            result.append({"element": element, "id": element_id,
+                           "ref": document.ref if document else None,
+                           "date": document.period_date if document else None,
+                           "status": doctypes.get(element).statuses.get(
+                               document.status if document else None, ""),
+                           "before": sorted(before), "after": sorted(now)})
+    people = {user.rowid: user.full_name for user in User.select().where(
+        User.rowid.in_({p for row in result for p in row["before"] + row["after"]}))}
+    for row in result:
+        row["before"] = [people.get(p, f"user {p}") for p in row["before"]]
+        row["after"] = [people.get(p, f"user {p}") for p in row["after"]]
+    return result
