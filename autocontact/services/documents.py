@@ -408,3 +408,50 @@ def changed_documents(batch_id, request, page=1, per_page=50):
         row["before"] = [people.get(p, f"user {p}") for p in row["before"]]
         row["after"] = [people.get(p, f"user {p}") for p in row["after"]]
     return result
+
+
+def consistency(thirdparty_id, entity, settings, date_from=None, date_to=None):
+    """Per enabled document type of one thirdparty: documents, and those whose
+    follow-up contacts differ from the thirdparty's current active reps.
+
+    Read-only, one query per type; the same predicates as the sync engine.
+    """
+    codes = {element: value.contact_type for element, value in settings.doc_types.items()
+             if value.enabled}
+    type_ids = {(row.element, row.code): row.rowid for row in ContactType.select().where(
+        ContactType.element.in_(list(codes)), ContactType.source == "internal",
+        ContactType.active == 1)}
+    has_rep = (_active_reps(entity).where(SalesRepLink.fk_soc == thirdparty_id).count() > 0)
+    rows = []
+    for doc_type in doctypes.DOC_TYPES:
+        element = doc_type.element
+        if element not in codes:
+            continue
+        model = DOCUMENT_MODELS[element]
+        contact_type = type_ids.get((element, codes[element]))
+        condition = (model.entity == entity) & (model.fk_soc == thirdparty_id)
+        if date_from and date_to:
+            column = (doc_type.date_column if settings.doc_types[element].date_field == "document"
+                      and doc_type.date_column else doc_type.creation_date_column)
+            condition &= in_period(model, column, date_from, date_to)
+        unwanted = ElementContact.select(ElementContact.rowid).where(
+            ElementContact.element_id == model.rowid,
+            ElementContact.fk_c_type_contact == contact_type,
+            ~fn.EXISTS(_active_reps(entity).where(
+                SalesRepLink.fk_soc == model.fk_soc,
+                SalesRepLink.fk_user == ElementContact.fk_socpeople)))
+        missing = _active_reps(entity).where(
+            SalesRepLink.fk_soc == model.fk_soc,
+            ~fn.EXISTS(ElementContact.select(ElementContact.rowid).where(
+                ElementContact.element_id == model.rowid,
+                ElementContact.fk_c_type_contact == contact_type,
+                ElementContact.fk_socpeople == SalesRepLink.fk_user)))
+        differs = fn.EXISTS(unwanted) | fn.EXISTS(missing)
+        counts = (model.select(fn.COUNT(model.rowid).alias("documents"),
+                               fn.SUM(Case(None, [(differs, 1)], 0)).alias("differ"))
+                  .where(condition).dicts().get())
+        rows.append({"type": doc_type, "contact_type": codes[element],
+                     "known_type": contact_type is not None,
+                     "documents": int(counts["documents"] or 0),
+                     "differ": int(counts["differ"] or 0) if has_rep and contact_type else 0})
+    return {"rows": rows, "has_active_rep": has_rep}

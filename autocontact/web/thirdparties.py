@@ -1,21 +1,25 @@
-"""The thirdparty list, its card, and the mass actions on sales reps.
+"""The thirdparty list, its card, the mass actions and the document update.
 
 The list's state lives in the URL; HTMX swaps the results block and pushes
 the URL, and every pushed URL returns the full page. A mass action is a
 dialog: choose → preview (a dry run) → confirm (the same request, applied).
 """
+from datetime import date
+
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
+from ..dolibarr import doctypes
 from ..dolibarr.models import Thirdparty
-from ..services import directory, permissions, salesreps, thirdparties
+from ..services import directory, documents, permissions, salesreps, thirdparties
 from .auth import current_settings, role_required
 from .errors import error_response
 
 bp = Blueprint("thirdparties", __name__, url_prefix="/thirdparties")
 LIST = "thirdparties/index.html"
 MASS = "thirdparties/mass.html"
+DOCUMENTS = "thirdparties/documents.html"
 LABELS = {"assign": "Assign sales reps", "unassign": "Unassign sales reps",
           "clear": "Remove all sales reps", "transfer": "Transfer a portfolio"}
 
@@ -48,17 +52,95 @@ def index():
     return response
 
 
+def _thirdparty_or_404(thirdparty_id):
+    thirdparty = Thirdparty.get_or_none(Thirdparty.rowid == thirdparty_id,
+                                        Thirdparty.entity == current_app.config["ENTITY"])
+    if thirdparty is None:
+        abort(404, "No such thirdparty in this company.")
+    return thirdparty
+
+
+def _period(values, settings):
+    """The period asked for, else the setup's default; (None, None) when unreadable."""
+    default_from, default_to = settings.default_range()
+    try:
+        date_from = date.fromisoformat(values.get("date_from") or default_from.isoformat())
+        date_to = date.fromisoformat(values.get("date_to") or default_to.isoformat())
+    except ValueError:
+        return None, None
+    return date_from, date_to
+
+
 @bp.route("/<int:thirdparty_id>")
 @login_required
 def card(thirdparty_id):
-    """One thirdparty: identity and current sales reps."""
+    """One thirdparty: identity, sales reps, and how consistent its documents are."""
     entity = current_app.config["ENTITY"]
-    thirdparty = Thirdparty.get_or_none(Thirdparty.rowid == thirdparty_id,
-                                        Thirdparty.entity == entity)
-    if thirdparty is None:
-        abort(404, "No such thirdparty in this company.")
+    thirdparty = _thirdparty_or_404(thirdparty_id)
+    settings = current_settings()
+    date_from, date_to = _period(request.args, settings)
+    if date_from is None or date_to < date_from:
+        return error_response(400, "The period is not valid: use dates written YYYY-MM-DD, "
+                                   "the end after the start.")
     reps = directory.sales_reps([thirdparty_id], entity).get(thirdparty_id, [])
-    return render_template("thirdparties/card.html", thirdparty=thirdparty, reps=reps)
+    panel = documents.consistency(thirdparty_id, entity, settings, date_from, date_to)
+    return _render("thirdparties/card.html", "consistency", thirdparty=thirdparty, reps=reps,
+                   panel=panel, date_from=date_from, date_to=date_to)
+
+
+def _documents_payload(thirdparty_id, values):
+    payload = {"thirdparty_ids": [thirdparty_id],
+               "date_from": values.get("date_from", ""), "date_to": values.get("date_to", ""),
+               "doc_types": values.getlist("doc_types"),
+               "mode": values.get("mode", "sync"), "statuses": values.get("statuses", "all")}
+    if payload["mode"] == "replace":
+        payload["from_user_id"] = values.get("from_user_id", "")
+        payload["to_user_id"] = values.get("to_user_id", "")
+    return payload
+
+
+def _documents_dialog(thirdparty, stage, status=200, **context):
+    entity = current_app.config["ENTITY"]
+    settings = current_settings()
+    default_from, default_to = settings.default_range()
+    return _render(DOCUMENTS, "dialog_body", status, thirdparty=thirdparty, stage=stage,
+                   values=request.values, settings=settings, doc_types=doctypes.DOC_TYPES,
+                   default_from=default_from, default_to=default_to,
+                   users=directory.internal_users(entity, active_only=True),
+                   everyone=directory.internal_users(entity), **context)
+
+
+@bp.route("/<int:thirdparty_id>/documents")
+@role_required(permissions.EDITOR)
+def documents_dialog(thirdparty_id):
+    """The "Update document contacts" dialog: period, types, scope, mode."""
+    return _documents_dialog(_thirdparty_or_404(thirdparty_id), "choose")
+
+
+@bp.route("/<int:thirdparty_id>/documents/<stage>", methods=["POST"])
+@role_required(permissions.EDITOR)
+def documents_run(thirdparty_id, stage):
+    """Preview (a dry run, paginated) or apply the document update of one thirdparty."""
+    if stage not in ("preview", "apply"):
+        return error_response(404, "No such step.")
+    thirdparty = _thirdparty_or_404(thirdparty_id)
+    entity = current_app.config["ENTITY"]
+    try:
+        parsed = documents.parse_request(_documents_payload(thirdparty_id, request.form), entity,
+                                         current_settings())
+    except salesreps.InvalidRequest as invalid:
+        return _documents_dialog(thirdparty, "choose", 400, error=str(invalid),
+                                 field=invalid.field)
+    page = request.form.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    outcome = documents.run(current_user, parsed, entity, dry_run=(stage == "preview"),
+                            page=page)
+    body, status = _documents_dialog(thirdparty, "preview" if stage == "preview" else "done",
+                                     outcome=outcome, page=page, parsed=parsed)
+    response = current_app.make_response((body, status))
+    if stage == "apply" and outcome.batch_id:
+        response.headers["HX-Trigger"] = "documents-changed"
+    return response
 
 
 # --- mass actions --------------------------------------------------------------
