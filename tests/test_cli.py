@@ -4,6 +4,7 @@ import json
 from autocontact.cli import salesreps_command
 
 from test_salesreps import reps
+from test_documents import scenario  # noqa: F401  (fixture)
 
 
 def run(app, *args):
@@ -51,3 +52,22 @@ def test_salesreps_refuses_bad_input_and_non_editors(app, db, people):
     assert denied.exit_code == 2 and "editor role" in denied.output
     unknown = run(app, "clear", "--ids", "1", "--as", "nobody-at-all")
     assert unknown.exit_code == 2 and "no Dolibarr user" in unknown.output
+
+
+def test_documents_sync_from_the_command_line(app, db, people, scenario):
+    from autocontact.cli import documents_sync
+    from test_documents import followers
+    people.user("cli.boss", admin=1)
+    args = ["--ids", str(scenario["tid"]), "--from", "2025-01-01", "--to", "2025-12-31",
+            "--types", "propal,commande,facture", "--statuses", "open", "--as", "cli.boss"]
+    runner = app.test_cli_runner()
+    dry = runner.invoke(documents_sync, args + ["--dry-run"], catch_exceptions=False)
+    assert json.loads(dry.output)["documents_changed"] == 3
+    assert followers(db, "propal", scenario["docs"][("propal", "in")]) == [scenario["a"]]
+    result = json.loads(runner.invoke(documents_sync, args, catch_exceptions=False).output)
+    assert set(result) >= {"batch_id", "documents_examined", "documents_changed",
+                           "contacts_added", "contacts_removed", "per_type"}
+    assert followers(db, "propal", scenario["docs"][("propal", "in")]) == [scenario["b"]]
+    bad = runner.invoke(documents_sync, ["--ids", "1", "--from", "2025-02-30", "--to", "2025-03-01",
+                                         "--types", "propal", "--as", "cli.boss"])
+    assert bad.exit_code == 2 and "not a real date" in bad.output

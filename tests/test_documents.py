@@ -219,3 +219,32 @@ def test_statement_count_independent_of_documents_and_thirdparties(app, db, scen
         assert outcome.total("examined") > 0
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+def test_mass_action_can_update_the_documents_in_the_same_operation(client, editor, db, scenario,
+                                                                     people):
+    """Transfer B → C on the thirdparty and sync its documents: one batch, one transaction."""
+    c = people.user("rep.c", firstname="Carlo", lastname="Conti")
+    body = client.post("/api/salesreps", json={
+        "action": "transfer", "thirdparty_ids": [scenario["tid"]],
+        "from_user_id": scenario["b"], "to_user_id": c,
+        "documents": {"date_from": "2025-01-01", "date_to": "2025-12-31",
+                      "doc_types": list(TYPES), "statuses": "open"}}).get_json()
+    assert (body["links_added"], body["links_removed"]) == (1, 1)
+    assert body["documents"]["documents_changed"] == 3
+    assert body["documents"]["batch_id"] == body["batch_id"]
+    for element in TYPES:
+        assert followers(db, element, scenario["docs"][(element, "in")]) == [c]
+        assert followers(db, element, scenario["docs"][(element, "before")]) == [scenario["a"]]
+    rows = BatchContact.select().where(BatchContact.batch_id == body["batch_id"]).count()
+    assert rows == 6
+
+
+def test_mass_action_cascade_bad_input_changes_nothing(client, editor, db, scenario, people):
+    before = snapshot()
+    response = client.post("/api/salesreps", json={
+        "action": "assign", "thirdparty_ids": [scenario["tid"]], "user_ids": [scenario["a"]],
+        "documents": {"date_from": "2025-01-01", "date_to": "2024-01-01", "doc_types": ["propal"]}})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "documents.date_to"
+    assert snapshot() == before

@@ -2,12 +2,13 @@
 import pytest
 from playhouse.test_utils import count_queries
 
-from autocontact.dolibarr import models
+from autocontact.dolibarr import doctypes, models
 from autocontact.services import settings as settings_service
 
 from conftest import html
 from test_permissions import snapshot
 from test_salesreps import reps
+from test_documents import scenario  # noqa: F401  (fixture)
 
 
 def first_ids(db, count=3):
@@ -168,3 +169,83 @@ def test_unknown_actions_are_404(client, login_as, path):
     login_as("editor")
     method = client.get if path.count("/") == 3 else client.post
     assert method(path).status_code == 404
+
+
+def test_dialog_cascade_updates_documents_too(client, login_as, db, people):
+    from test_documents import followers
+    tid = models.Thirdparty.insert(name="Cascata S.p.A.", entity=1, client=1).execute()
+    old, new = people.user("old.rep"), people.user("new.rep")
+    models.SalesRepLink.insert(fk_soc=tid, fk_user=old).execute()
+    propal = models.DOCUMENT_MODELS["propal"]
+    doc = propal.insert({propal.ref: "CASC-1", propal.entity: 1, propal.fk_soc: tid,
+                         propal.status: 1, propal.date: "2025-05-05"}).execute()
+    type_id = models.ContactType.get(element="propal", code="SALESREPFOLL", source="internal").rowid
+    models.ElementContact.insert(statut=4, element_id=doc, fk_c_type_contact=type_id,
+                                 fk_socpeople=old).execute()
+    login_as("editor")
+    form = {"ids": [tid], "from_user_id": old, "to_user_id": new, "documents": "1",
+            "date_from": "2025-01-01", "date_to": "2025-12-31", "doc_types": ["propal"],
+            "statuses": "all"}
+    preview = html(client.post("/thirdparties/mass/transfer/preview", data=form))
+    assert "1 to change" in preview.get_text(" ", strip=True)
+    hidden = {i["name"] for i in preview.find_all("form")[-1].find_all("input", type="hidden")}
+    assert {"documents", "date_from", "date_to", "doc_types", "statuses"} <= hidden
+    assert followers(db, "propal", doc) == [old]
+    client.post("/thirdparties/mass/transfer/apply", data=form)
+    assert followers(db, "propal", doc) == [new]
+
+
+def test_card_panel_counts_documents_that_differ(client, login_as, db, scenario):
+    login_as("viewer")
+    page = html(client.get(f"/thirdparties/{scenario['tid']}?date_from=2025-01-01&date_to=2025-12-31"))
+    cells = {td["data-type"]: td.get_text(strip=True) for td in page.select("td[data-type]")}
+    # Two documents of each type in 2025 (one open, one closed) name rep A, not rep B.
+    assert cells["propal"] == cells["commande"] == cells["facture"] == "2"
+    assert cells["contrat"] == "2"
+    assert not page.find("button", string="Update document contacts")
+    assert client.get(f"/thirdparties/{scenario['tid']}/documents").status_code == 403
+
+
+def test_card_rejects_a_bad_period(client, login_as, scenario):
+    login_as("viewer")
+    assert client.get(f"/thirdparties/{scenario['tid']}?date_from=2025-02-30").status_code == 400
+    assert client.get(f"/thirdparties/{scenario['tid']}?date_from=2025-05-01"
+                      "&date_to=2025-01-01").status_code == 400
+
+
+def test_document_dialog_preview_then_apply(client, login_as, db, scenario):
+    from test_documents import followers
+    login_as("editor")
+    dialog = html(client.get(f"/thirdparties/{scenario['tid']}/documents",
+                             headers={"HX-Request": "true"}))
+    checked = {i["value"] for i in dialog.select("input[name=doc_types][checked]")}
+    assert checked == {d.element for d in doctypes.DOC_TYPES}
+    form = {"date_from": "2025-01-01", "date_to": "2025-12-31",
+            "doc_types": ["propal", "commande", "facture"], "statuses": "open", "mode": "sync"}
+    before = snapshot()
+    preview = client.post(f"/thirdparties/{scenario['tid']}/documents/preview", data=form,
+                          headers={"HX-Request": "true"})
+    assert preview.status_code == 200 and snapshot() == before
+    rows = html(preview).select("table")[1].find("tbody").find_all("tr")
+    assert len(rows) == 3
+    assert all("Andrea Anziani" in r.get_text() and "Beatrice Bassi" in r.get_text() for r in rows)
+    applied = client.post(f"/thirdparties/{scenario['tid']}/documents/apply", data=form,
+                          headers={"HX-Request": "true"})
+    assert applied.headers["HX-Trigger"] == "documents-changed"
+    assert followers(db, "propal", scenario["docs"][("propal", "in")]) == [scenario["b"]]
+    panel = html(client.get(f"/thirdparties/{scenario['tid']}?date_from=2025-01-01&date_to=2025-12-31",
+                            headers={"HX-Request": "true"}))
+    assert panel.find("html") is None
+    cells = {td["data-type"]: td.get_text(strip=True) for td in panel.select("td[data-type]")}
+    assert cells["propal"] == "1"  # the closed one, left alone by "open only"
+
+
+def test_document_dialog_errors_stay_in_the_dialog(client, login_as, db, scenario):
+    login_as("editor")
+    before = snapshot()
+    response = client.post(f"/thirdparties/{scenario['tid']}/documents/preview",
+                           data={"date_from": "2025-05-01", "date_to": "2025-01-01",
+                                 "doc_types": ["propal"]}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "before 'date_from'" in html(response).find(attrs={"role": "alert"}).get_text()
+    assert snapshot() == before

@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from ..services import auth, permissions, salesreps, settings
+from ..services import auth, documents, permissions, salesreps, settings
 
 dolibarr_cli = AppGroup("dolibarr", help="Inspect the connected Dolibarr database.")
 
@@ -86,6 +86,45 @@ def salesreps_command(action, ids, filter_, users, replace, from_user, to_user, 
     click.echo(json.dumps(outcome.as_dict()))
 
 
+documents_cli = AppGroup("documents", help="Document follow-up contacts.")
+
+
+@documents_cli.command("sync")
+@click.option("--ids", help="Thirdparty ids, comma-separated.")
+@click.option("--filter", "filter_", help="List filter as a query string, e.g. 'rep=7'.")
+@click.option("--from", "date_from", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, help="Last day, YYYY-MM-DD (inclusive).")
+@click.option("--types", required=True, help="Document types (Dolibarr elements), comma-separated.")
+@click.option("--mode", type=click.Choice(("sync", "replace")), default="sync", show_default=True)
+@click.option("--from-user", type=int, help="Replace mode: the user to replace.")
+@click.option("--to-user", type=int, help="Replace mode: the user who replaces.")
+@click.option("--statuses", type=click.Choice(("all", "open")), default="all", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option("--as", "login", required=True, help="Dolibarr login of the editor acting.")
+@with_database
+def documents_sync(ids, filter_, date_from, date_to, types, mode, from_user, to_user, statuses,
+                   dry_run, login):
+    """Make follow-up contacts match the sales reps (same as POST /api/documents/sync)."""
+    entity = current_app.config["ENTITY"]
+    actor = actor_for(login)
+    payload = {"date_from": date_from, "date_to": date_to, "doc_types": id_list(types),
+               "mode": mode, "statuses": statuses, "from_user_id": from_user,
+               "to_user_id": to_user}
+    if ids is not None:
+        payload["thirdparty_ids"] = id_list(ids)
+    if filter_ is not None:
+        payload["filter"] = dict(parse_qsl(filter_))
+    try:
+        request = documents.parse_request(payload, entity, settings.load(entity))
+        outcome = documents.run(actor, request, entity, dry_run=dry_run)
+    except salesreps.InvalidRequest as invalid:
+        fail(str(invalid))
+    except permissions.PermissionDenied as denied:
+        fail(str(denied))
+    click.echo(json.dumps(outcome.as_dict()))
+
+
 def register(app):
     app.cli.add_command(dolibarr_cli)
     app.cli.add_command(salesreps_command)
+    app.cli.add_command(documents_cli)

@@ -43,14 +43,12 @@ class DocumentRequest:
     from_user_id: int | None = None
     to_user_id: int | None = None
 
-    def params(self):
-        body = self.selection.params()
-        body.pop("action", None)
-        return {**{k: v for k, v in body.items() if k in ("filter", "thirdparty_ids")},
-                "date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
+    def params(self, with_selection=True):
+        body = {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(),
                 "doc_types": [d.element for d in self.doc_types], "mode": self.mode,
                 "statuses": self.statuses, "from_user_id": self.from_user_id,
                 "to_user_id": self.to_user_id}
+        return {**self.selection.selection_params(), **body} if with_selection else body
 
 
 @dataclass
@@ -87,8 +85,12 @@ def _date(payload, name):
         raise InvalidRequest(f"'{name}' is not a real date: {value}.", name) from None
 
 
-def parse_request(payload, entity, settings):
-    """Validate an API payload (or the dialog's fields) into a DocumentRequest."""
+def parse_request(payload, entity, settings, selection=None):
+    """Validate an API payload (or the dialog's fields) into a DocumentRequest.
+
+    ``selection``: thirdparties already chosen (the mass actions' cascade);
+    otherwise the payload's ``thirdparty_ids`` or ``filter``.
+    """
     if not isinstance(payload, dict):
         raise InvalidRequest("Send a JSON object.")
     if "dry_run" in payload and not isinstance(payload["dry_run"], bool):
@@ -127,7 +129,7 @@ def parse_request(payload, entity, settings):
                 f"internal type in Dolibarr's dictionary: fix it in setup.", "doc_types")
         contact_types[doc_type.element] = found[key]
 
-    selection = salesreps.parse_selection(payload, entity)
+    selection = selection or salesreps.parse_selection(payload, entity)
     request = DocumentRequest(
         selection=selection, date_from=date_from, date_to=date_to, doc_types=tuple(chosen),
         contact_types=contact_types, contact_codes=codes, mode=mode, statuses=statuses,
@@ -273,37 +275,11 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50):
     """
     if not dry_run:
         permissions.require(actor, permissions.EDITOR)
-    selected = salesreps.selection(request.selection, entity)
     with database.atomic() as transaction:
         batch_id = journal.start_batch(
             actor, entity, f"documents_{request.mode}", request.params(),
             _summary(request, entity))
-        for doc_type in request.doc_types:
-            _journal_removals(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity,
-                              selected)
-        this_batch = BatchContact.batch_id == batch_id
-        (ElementContact.delete()
-         .where(ElementContact.rowid.in_(BatchContact.select(BatchContact.ec_rowid)
-                                         .where(this_batch, BatchContact.change == "-")))
-         .execute())
-        for doc_type in request.doc_types:
-            _journal_additions(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity,
-                               selected)
-        now = datetime.now().replace(microsecond=0)
-        ElementContact.insert_from(
-            BatchContact.select(Value(now), Value(ACTIVE_LINK_STATUS), BatchContact.element_id,
-                                BatchContact.fk_c_type_contact, BatchContact.fk_socpeople)
-            .where(this_batch, BatchContact.change == "+"),
-            [ElementContact.datecreate, ElementContact.statut, ElementContact.element_id,
-             ElementContact.fk_c_type_contact, ElementContact.fk_socpeople]).execute()
-        new_rowid = (ElementContact.select(ElementContact.rowid)
-                     .where(ElementContact.element_id == BatchContact.element_id,
-                            ElementContact.fk_c_type_contact == BatchContact.fk_c_type_contact,
-                            ElementContact.fk_socpeople == BatchContact.fk_socpeople))
-        (BatchContact.update(ec_rowid=new_rowid)
-         .where(this_batch, BatchContact.change == "+").execute())
-
-        outcome = _outcome(batch_id, request, entity, selected)
+        outcome = apply_in_batch(batch_id, request, entity)
         if dry_run:
             outcome.documents = changed_documents(batch_id, request, page, per_page)
         changed = outcome.total("added") + outcome.total("removed")
@@ -316,6 +292,35 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50):
             transaction.rollback()
             outcome.batch_id = None
     return outcome
+
+
+def apply_in_batch(batch_id, request, entity):
+    """The statements of one update, journaled under ``batch_id``, in the caller's
+    transaction (also used by the sales-rep mass actions' "update their documents")."""
+    selected = salesreps.selection(request.selection, entity)
+    for doc_type in request.doc_types:
+        _journal_removals(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity, selected)
+    this_batch = BatchContact.batch_id == batch_id
+    (ElementContact.delete()
+     .where(ElementContact.rowid.in_(BatchContact.select(BatchContact.ec_rowid)
+                                     .where(this_batch, BatchContact.change == "-")))
+     .execute())
+    for doc_type in request.doc_types:
+        _journal_additions(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity, selected)
+    now = datetime.now().replace(microsecond=0)
+    ElementContact.insert_from(
+        BatchContact.select(Value(now), Value(ACTIVE_LINK_STATUS), BatchContact.element_id,
+                            BatchContact.fk_c_type_contact, BatchContact.fk_socpeople)
+        .where(this_batch, BatchContact.change == "+"),
+        [ElementContact.datecreate, ElementContact.statut, ElementContact.element_id,
+         ElementContact.fk_c_type_contact, ElementContact.fk_socpeople]).execute()
+    new_rowid = (ElementContact.select(ElementContact.rowid)
+                 .where(ElementContact.element_id == BatchContact.element_id,
+                        ElementContact.fk_c_type_contact == BatchContact.fk_c_type_contact,
+                        ElementContact.fk_socpeople == BatchContact.fk_socpeople))
+    (BatchContact.update(ec_rowid=new_rowid)
+     .where(this_batch, BatchContact.change == "+").execute())
+    return _outcome(batch_id, request, entity, selected)
 
 
 def _thirdparties_changed(batch_id):

@@ -46,15 +46,24 @@ class Request:
     replace: bool = False
     from_user_id: int | None = None
     to_user_id: int | None = None
+    documents: object = None     # a documents.DocumentRequest to run in the same operation
+
+    def selection_params(self):
+        """The selection as the journal keeps it (small id lists whole, else their count)."""
+        if self.criteria is not None:
+            return {"filter": self.criteria.criteria()}
+        body = {"thirdparty_count": len(self.thirdparty_ids)}
+        if len(self.thirdparty_ids) <= 100:
+            body["thirdparty_ids"] = list(self.thirdparty_ids)
+        return body
 
     def params(self):
         """What the journal keeps of the request."""
         body = {"action": self.action, "user_ids": list(self.user_ids), "replace": self.replace,
-                "from_user_id": self.from_user_id, "to_user_id": self.to_user_id}
-        if self.criteria is not None:
-            body["filter"] = self.criteria.criteria()
-        else:
-            body["thirdparty_ids"] = len(self.thirdparty_ids)
+                "from_user_id": self.from_user_id, "to_user_id": self.to_user_id,
+                **self.selection_params()}
+        if self.documents is not None:
+            body["documents"] = self.documents.params(with_selection=False)
         return body
 
 
@@ -67,11 +76,15 @@ class Outcome:
     links_removed: int
     per_user: list = field(default_factory=list)   # [{user_id, name, active, added, removed, sees_all}]
     examples: list = field(default_factory=list)   # a few affected thirdparty names
+    documents: object = None                       # DocumentOutcome of the cascade, if asked
 
     def as_dict(self):
-        return {"batch_id": self.batch_id, "thirdparties": self.thirdparties,
+        body = {"batch_id": self.batch_id, "thirdparties": self.thirdparties,
                 "links_added": self.links_added, "links_removed": self.links_removed,
                 "selected": self.selected, "per_user": self.per_user}
+        if self.documents is not None:
+            body["documents"] = {**self.documents.as_dict(), "batch_id": self.batch_id}
+        return body
 
 
 # --- validation ----------------------------------------------------------------
@@ -185,6 +198,17 @@ def parse_request(payload, entity, settings):
         _check_target(users.get(request.to_user_id), request.to_user_id, "to_user_id")
         if request.from_user_id == request.to_user_id:
             raise InvalidRequest("Transfer to a different user.", "to_user_id")
+    if payload.get("documents") is not None:
+        from . import documents
+        cascade = payload["documents"]
+        if not isinstance(cascade, dict):
+            raise InvalidRequest("'documents' must be an object: date_from, date_to, doc_types, "
+                                 "statuses.", "documents")
+        try:
+            request.documents = documents.parse_request(
+                {**cascade, "mode": "sync"}, entity, settings, selection=request)
+        except InvalidRequest as invalid:
+            raise InvalidRequest(f"Documents: {invalid}", f"documents.{invalid.field}") from None
     return request
 
 
@@ -268,11 +292,19 @@ def run(actor, request, entity, schema, dry_run=False):
              .where(this_batch, BatchSalesRep.change == "+").execute())
 
         outcome = _outcome(batch_id, request, selected, entity)
+        changed = outcome.links_added + outcome.links_removed
+        counts = {}
+        if request.documents is not None:
+            from . import documents
+            outcome.documents = documents.apply_in_batch(batch_id, request.documents, entity)
+            counts = {"documents_changed": outcome.documents.total("changed"),
+                      "contacts_added": outcome.documents.total("added"),
+                      "contacts_removed": outcome.documents.total("removed")}
+            changed += counts["contacts_added"] + counts["contacts_removed"]
         (Batch.update(thirdparties=outcome.thirdparties, links_added=outcome.links_added,
-                      links_removed=outcome.links_removed,
-                      rows_changed=outcome.links_added + outcome.links_removed)
+                      links_removed=outcome.links_removed, rows_changed=changed, **counts)
          .where(Batch.id == batch_id).execute())
-        if dry_run or not (outcome.links_added or outcome.links_removed):
+        if dry_run or not changed:
             transaction.rollback()
             outcome.batch_id = None
     return outcome

@@ -158,12 +158,21 @@ def _payload(action, values):
     if action == "transfer":
         payload["from_user_id"] = values.get("from_user_id", "")
         payload["to_user_id"] = values.get("to_user_id", "")
+    if values.get("documents") == "1":
+        payload["documents"] = {"date_from": values.get("date_from", ""),
+                                "date_to": values.get("date_to", ""),
+                                "doc_types": values.getlist("doc_types"),
+                                "statuses": values.get("statuses", "all")}
     return payload
 
 
 def _dialog(action, stage, status=200, **context):
+    settings = current_settings()
+    default_from, default_to = settings.default_range()
     return _render(MASS, "dialog_body", status, action=action, label=LABELS[action],
-                   stage=stage, values=request.values, **context)
+                   stage=stage, values=request.values, settings=settings,
+                   doc_types=doctypes.DOC_TYPES, default_from=default_from,
+                   default_to=default_to, **context)
 
 
 @bp.route("/mass/<action>", methods=["GET", "POST"])
