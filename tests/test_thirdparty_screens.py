@@ -249,3 +249,17 @@ def test_document_dialog_errors_stay_in_the_dialog(client, login_as, db, scenari
     assert response.status_code == 400
     assert "before 'date_from'" in html(response).find(attrs={"role": "alert"}).get_text()
     assert snapshot() == before
+
+
+def test_viewer_lists_the_documents_that_differ_but_cannot_apply(client, login_as, db, scenario):
+    login_as("viewer")
+    page = html(client.get(f"/thirdparties/{scenario['tid']}?date_from=2025-01-01&date_to=2025-12-31"))
+    form = page.select_one("td[data-type=propal] form")
+    data = {i["name"]: i["value"] for i in form.find_all("input") if i["name"] != "csrf_token"}
+    preview = client.post(form["action"], data=data, headers={"HX-Request": "true"})
+    assert preview.status_code == 200
+    assert len(html(preview).select("table")[1].find("tbody").find_all("tr")) == 2
+    assert not html(preview).find("button", string=lambda s: s and s.startswith("Apply"))
+    before = snapshot()
+    applied = client.post(form["action"].replace("/preview", "/apply"), data=data)
+    assert applied.status_code == 403 and snapshot() == before

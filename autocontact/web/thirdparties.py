@@ -117,12 +117,21 @@ def documents_dialog(thirdparty_id):
     return _documents_dialog(_thirdparty_or_404(thirdparty_id), "choose")
 
 
-@bp.route("/<int:thirdparty_id>/documents/<stage>", methods=["POST"])
+@bp.route("/<int:thirdparty_id>/documents/preview", methods=["POST"])
+@role_required(permissions.VIEWER)
+def documents_preview(thirdparty_id):
+    """What a document update would change (a dry run, paginated): viewers may look."""
+    return _documents_run(thirdparty_id, "preview")
+
+
+@bp.route("/<int:thirdparty_id>/documents/apply", methods=["POST"])
 @role_required(permissions.EDITOR)
-def documents_run(thirdparty_id, stage):
-    """Preview (a dry run, paginated) or apply the document update of one thirdparty."""
-    if stage not in ("preview", "apply"):
-        return error_response(404, "No such step.")
+def documents_apply(thirdparty_id):
+    """Apply a document update (editors)."""
+    return _documents_run(thirdparty_id, "apply")
+
+
+def _documents_run(thirdparty_id, stage):
     thirdparty = _thirdparty_or_404(thirdparty_id)
     entity = current_app.config["ENTITY"]
     try:
