@@ -4,6 +4,7 @@ Commands take the same options as the JSON API and print the same JSON.
 """
 import json
 import sys
+from datetime import date
 from functools import wraps
 from urllib.parse import parse_qsl
 
@@ -11,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from ..services import auth, documents, permissions, salesreps, settings
+from ..services import auth, documents, journal, permissions, salesreps, settings, undo
 
 dolibarr_cli = AppGroup("dolibarr", help="Inspect the connected Dolibarr database.")
 
@@ -124,7 +125,61 @@ def documents_sync(ids, filter_, date_from, date_to, types, mode, from_user, to_
     click.echo(json.dumps(outcome.as_dict()))
 
 
+journal_cli = AppGroup("journal", help="What autocontact changed, and undo.")
+
+
+@journal_cli.command("list")
+@click.option("--user", help="Dolibarr login of who made the changes.")
+@click.option("--action", type=click.Choice(journal.ACTIONS))
+@click.option("--since", help="From this day, YYYY-MM-DD.")
+@click.option("--thirdparty", "thirdparty_id", type=int)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@with_database
+def journal_list(user, action, since, thirdparty_id, limit):
+    """Batches newest first (same as GET /api/batches), one JSON object per line."""
+    try:
+        since = date.fromisoformat(since) if since else None
+    except ValueError:
+        fail("--since must be a date written YYYY-MM-DD")
+    query = journal.find_batches(current_app.config["ENTITY"], user=user, action=action,
+                                 since=since, thirdparty_id=thirdparty_id)
+    for batch in query.limit(limit):
+        click.echo(json.dumps(journal.batch_summary(batch)))
+
+
+@journal_cli.command("show")
+@click.argument("batch_id", type=int)
+@with_database
+def journal_show(batch_id):
+    """One batch with its rows (same as GET /api/batches/<id>)."""
+    found = journal.find_batches(current_app.config["ENTITY"]).where(
+        journal.Batch.id == batch_id).first()
+    if found is None:
+        fail(f"There is no batch #{batch_id} in this company.")
+    click.echo(json.dumps({**journal.batch_summary(found),
+                           "rows": journal.batch_rows(batch_id, limit=10_000_000)}))
+
+
+@journal_cli.command("undo")
+@click.argument("batch_id", type=int)
+@click.option("--dry-run", is_flag=True, help="Report what would be restored and the conflicts.")
+@click.option("--force", is_flag=True, help="Also undo rows changed since the batch.")
+@click.option("--as", "login", required=True, help="Dolibarr login of the editor acting.")
+@with_database
+def journal_undo(batch_id, dry_run, force, login):
+    """Undo a batch (same as POST /api/batches/<id>/undo)."""
+    actor = actor_for(login)
+    try:
+        outcome = undo.undo(actor, batch_id, current_app.config["ENTITY"],
+                            current_app.extensions["autocontact.schema"],
+                            dry_run=dry_run, force=force)
+    except (LookupError, undo.UndoRefused, permissions.PermissionDenied) as error:
+        fail(str(error).strip("'\""))
+    click.echo(json.dumps(outcome.as_dict()))
+
+
 def register(app):
     app.cli.add_command(dolibarr_cli)
     app.cli.add_command(salesreps_command)
     app.cli.add_command(documents_cli)
+    app.cli.add_command(journal_cli)

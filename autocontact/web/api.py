@@ -1,11 +1,15 @@
 """The JSON API. Session cookie (with CSRF) or HTTP Basic; 401/403 as JSON."""
+from datetime import date
+
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 
 from ..services import documents as documents_service
+from ..services import journal as journal_service
 from ..services import permissions
 from ..services import salesreps as salesreps_service
 from ..services import settings as settings_service
+from ..services import undo as undo_service
 from .auth import current_settings, role_required
 from .errors import error_response
 
@@ -96,4 +100,100 @@ def documents_sync():
         return bad_request(str(invalid), invalid.field)
     dry_run = payload.get("dry_run") is True
     outcome = documents_service.run(current_user, parsed, entity, dry_run=dry_run)
+    return jsonify(outcome.as_dict())
+
+
+def journal_filters(values):
+    """The journal's filters from query args; raise InvalidRequest naming the bad one."""
+    filters = {}
+    user = values.get("user", "")
+    if len(user) > 50:
+        raise salesreps_service.InvalidRequest("'user' is a Dolibarr login (50 characters at most).",
+                                               "user")
+    filters["user"] = user or None
+    action = values.get("action", "")
+    if action and action not in journal_service.ACTIONS:
+        raise salesreps_service.InvalidRequest(
+            f"'action' must be one of {', '.join(journal_service.ACTIONS)}.", "action")
+    filters["action"] = action or None
+    for name in ("since", "until"):
+        text = values.get(name, "")
+        try:
+            filters[name] = date.fromisoformat(text) if text else None
+        except ValueError:
+            raise salesreps_service.InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.",
+                                                   name) from None
+        if text and len(text) != 10:
+            raise salesreps_service.InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.",
+                                                   name)
+    thirdparty = values.get("thirdparty_id", "")
+    if thirdparty and not (thirdparty.isdigit() and len(thirdparty) < 10):
+        raise salesreps_service.InvalidRequest("'thirdparty_id' must be a whole number.",
+                                               "thirdparty_id")
+    filters["thirdparty_id"] = int(thirdparty) if thirdparty else None
+    return filters
+
+
+def _bounded(values, name, default, maximum):
+    text = values.get(name, "")
+    if not text:
+        return default
+    if not text.isdigit() or not 0 < int(text) <= maximum:
+        raise salesreps_service.InvalidRequest(
+            f"'{name}' must be a whole number from 1 to {maximum}.", name)
+    return int(text)
+
+
+@bp.route("/batches")
+@login_required
+def batches():
+    """The journal: batches newest first, filtered."""
+    try:
+        filters = journal_filters(request.args)
+        limit = _bounded(request.args, "limit", 50, 1000)
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    query = journal_service.find_batches(current_app.config["ENTITY"], **filters)
+    return jsonify(batches=[journal_service.batch_summary(b) for b in query.limit(limit)],
+                   total=query.count())
+
+
+@bp.route("/batches/<int:batch_id>")
+@login_required
+def batch(batch_id):
+    """One batch with its rows, paginated (?page=, ?per_page= up to 1000)."""
+    try:
+        page = _bounded(request.args, "page", 1, 10_000_000)
+        per_page = _bounded(request.args, "per_page", 500, 1000)
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    found = journal_service.find_batches(current_app.config["ENTITY"]).where(
+        journal_service.Batch.id == batch_id).first()
+    if found is None:
+        return error_response(404, f"There is no batch #{batch_id} in this company.")
+    rows = journal_service.batch_rows(batch_id, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify({**journal_service.batch_summary(found), "rows": rows, "page": page,
+                    "per_page": per_page})
+
+
+@bp.route("/batches/<int:batch_id>/undo", methods=["POST"])
+@role_required(permissions.EDITOR)
+def undo_batch(batch_id):
+    """Undo a batch (editors; managers for setup changes). 409 when already undone."""
+    payload = request.get_json(silent=True)
+    payload = {} if payload is None and not request.data else payload
+    if not isinstance(payload, dict):
+        return bad_request("Send a JSON object: {\"dry_run\": bool, \"force\": bool}.")
+    for flag in ("dry_run", "force"):
+        if flag in payload and not isinstance(payload[flag], bool):
+            return bad_request(f"'{flag}' must be true or false.", flag)
+    try:
+        outcome = undo_service.undo(current_user, batch_id, current_app.config["ENTITY"],
+                                    current_app.extensions["autocontact.schema"],
+                                    dry_run=payload.get("dry_run") is True,
+                                    force=payload.get("force") is True)
+    except LookupError as missing:
+        return error_response(404, str(missing))
+    except undo_service.UndoRefused as refused:
+        return error_response(409, str(refused))
     return jsonify(outcome.as_dict())

@@ -12,7 +12,7 @@ from jinja2_fragments.flask import render_block
 
 from ..dolibarr import doctypes
 from ..dolibarr.models import Thirdparty
-from ..services import directory, documents, permissions, salesreps, thirdparties
+from ..services import directory, documents, journal, permissions, salesreps, thirdparties
 from .auth import current_settings, role_required
 from .errors import error_response
 
@@ -84,8 +84,9 @@ def card(thirdparty_id):
                                    "the end after the start.")
     reps = directory.sales_reps([thirdparty_id], entity).get(thirdparty_id, [])
     panel = documents.consistency(thirdparty_id, entity, settings, date_from, date_to)
+    history = list(journal.find_batches(entity, thirdparty_id=thirdparty_id).limit(20))
     return _render("thirdparties/card.html", "consistency", thirdparty=thirdparty, reps=reps,
-                   panel=panel, date_from=date_from, date_to=date_to)
+                   panel=panel, date_from=date_from, date_to=date_to, history=history)
 
 
 def _documents_payload(thirdparty_id, values):
