@@ -50,8 +50,10 @@ ACTION_TYPES = [(40, "AC_OTH_AUTO", "systemauto", "Other (automatically inserted
 
 def dolibarr_events_tab(db, thirdparty_id, entity, with_types=False, donetodo=""):
     """The SQL of show_actions_done() (htdocs/core/lib/company.lib.php) for a Societe,
-    as htdocs/societe/agenda.php runs it: sort a.datep,a.id DESC,DESC, limit 1000+1."""
-    sql = ("SELECT a.id, a.label as label, a.datep as dp, a.datep2 as dp2,"
+    as htdocs/societe/agenda.php runs it: sort a.datep,a.id DESC,DESC, limit 1000+1.
+    Only change: "a.id as id" (Dolibarr writes "a.id"), since SQLite finds the bare "id"
+    of the ORDER BY ambiguous once llx_c_actioncomm (which has an id) is joined."""
+    sql = ("SELECT a.id as id, a.label as label, a.datep as dp, a.datep2 as dp2,"
            " a.percent as percent, 'action' as type, a.fk_element, a.elementtype, a.fk_contact,"
            + (" c.code as acode, c.libelle as alabel, c.picto as apicto," if with_types else "")
            + " u.rowid as user_id, u.login as user_login, u.firstname as user_firstname,"

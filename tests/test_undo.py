@@ -160,3 +160,24 @@ def test_undo_is_itself_a_batch_in_the_journal(client, editor, db, scenario, peo
     assert listing[0]["id"] == undo_id and listing[0]["undo_of"] == first
     detail = client.get(f"/api/batches/{undo_id}").get_json()
     assert [row["change"] for row in detail["rows"]] == ["removed"]
+
+
+def test_agenda_events_only_when_enabled_and_readable_by_dolibarr(client, editor, db, scenario,
+                                                                  people):
+    from autocontact.services import agenda
+    tid, rep = scenario["tid"], people.user("rep.agenda")
+    client.post("/api/salesreps", json={"action": "assign", "thirdparty_ids": [tid], "user_ids": [rep]})
+    assert agenda.events_for(tid, 1) == []
+    client.put("/api/settings", json={"agenda_events": True})
+    batch_id = client.post("/api/salesreps", json={"action": "unassign", "thirdparty_ids": [tid],
+                                                   "user_ids": [rep]}).get_json()["batch_id"]
+    client.post("/api/documents/sync", json={"thirdparty_ids": [tid], "date_from": "2025-01-01",
+                                             "date_to": "2025-12-31", "doc_types": ["propal"]})
+    undo(client, batch_id)
+    events = agenda.events_for(tid, 1)
+    assert len(events) == 3
+    assert all(f"#{batch_id}" in (e.get("label") or "") + (e.get("note") or "") or "batch" in
+               (e.get("label") or "") for e in events)
+    rows = db.execute_sql(f"SELECT COUNT(*) FROM llx_actioncomm WHERE fk_soc = {int(tid)}"
+                          " AND code = 'AC_AUTOCONTACT'").fetchone()[0]
+    assert rows == 3

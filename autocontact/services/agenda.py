@@ -183,7 +183,8 @@ def record_events(batch_id, entity, actor, summary):
             columns=[resources.fk_actioncomm, resources.element_type, resources.fk_element,
                      resources.mandatory, resources.transparency, resources.answer_status])
          .execute())
-    AgendaEvent.update({AgendaEvent.ref: Cast(AgendaEvent.id, "CHAR")}).where(just_written).execute()
+    (AgendaEvent.update({AgendaEvent.ref: Cast(AgendaEvent.id, "CHAR")})
+     .where(just_written).execute())
     return written
 
 
@@ -243,3 +244,11 @@ def events_for(thirdparty_id, entity, donetodo="", code=None):
         query = query.where(AgendaEvent.code == code)
     return list(query.order_by(AgendaEvent.datep.desc(), AgendaEvent.id.desc())
                 .limit(LISTING_LIMIT).dicts())
+
+
+def wanted(agenda, entity):
+    """Whether to write events: as asked, else as setup says (AUTOCONTACT_AGENDA_EVENTS)."""
+    if agenda is not None:
+        return agenda
+    from . import settings
+    return settings.load(entity).agenda_events

@@ -19,6 +19,7 @@ from ..dolibarr.models import (
     DOCUMENT_MODELS, ContactType, ElementContact, SalesRepLink, Thirdparty, User, database,
 )
 from ..dolibarr.tool_tables import Batch, BatchContact
+from . import agenda as agenda_service
 from . import journal, permissions, salesreps
 from .directory import user_entities
 from .salesreps import InvalidRequest
@@ -268,10 +269,11 @@ def _type_counts(model, request, entity, selected):
     return {key: int(value or 0) for key, value in row.items()}
 
 
-def run(actor, request, entity, dry_run=False, page=1, per_page=50):
+def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None):
     """Apply (or with dry_run, try then roll back) the document update; return the outcome.
 
-    Dry runs are previews: viewers may make them, only editors apply.
+    Dry runs are previews: viewers may make them, only editors apply. ``agenda``:
+    also write one event per changed thirdparty in Dolibarr's agenda.
     """
     if not dry_run:
         permissions.require(actor, permissions.EDITOR)
@@ -288,6 +290,8 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50):
                       contacts_removed=outcome.total("removed"), rows_changed=changed,
                       thirdparties=_thirdparties_changed(batch_id))
          .where(Batch.id == batch_id).execute())
+        if changed and not dry_run and agenda_service.wanted(agenda, entity):
+            agenda_service.record_events(batch_id, entity, actor, _summary(request, entity))
         if dry_run or not changed:
             transaction.rollback()
             outcome.batch_id = None

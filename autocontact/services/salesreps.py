@@ -20,6 +20,7 @@ from ..dolibarr.models import (
     GroupRight, SalesRepLink, Thirdparty, User, UserGroupMember, UserRight, database,
 )
 from ..dolibarr.tool_tables import Batch, BatchSalesRep
+from . import agenda as agenda_service
 from . import journal, permissions, thirdparties
 from .directory import user_entities
 
@@ -250,8 +251,11 @@ def _summary(request, users):
     return "Remove all sales reps"
 
 
-def run(actor, request, entity, schema, dry_run=False):
-    """Apply (or, with dry_run, try and roll back) a mass action; return its Outcome."""
+def run(actor, request, entity, schema, dry_run=False, agenda=None):
+    """Apply (or, with dry_run, try and roll back) a mass action; return its Outcome.
+
+    ``agenda``: also write one event per changed thirdparty in Dolibarr's agenda.
+    """
     permissions.require(actor, permissions.EDITOR)
     selected = selection(request, entity)
     users = _users(set(request.user_ids) | {request.from_user_id, request.to_user_id} - {None},
@@ -304,6 +308,8 @@ def run(actor, request, entity, schema, dry_run=False):
         (Batch.update(thirdparties=outcome.thirdparties, links_added=outcome.links_added,
                       links_removed=outcome.links_removed, rows_changed=changed, **counts)
          .where(Batch.id == batch_id).execute())
+        if changed and not dry_run and agenda_service.wanted(agenda, entity):
+            agenda_service.record_events(batch_id, entity, actor, _summary(request, users))
         if dry_run or not changed:
             transaction.rollback()
             outcome.batch_id = None

@@ -11,6 +11,7 @@ from peewee import Value, fn
 
 from ..dolibarr.models import Constant, ElementContact, SalesRepLink, database
 from ..dolibarr.tool_tables import Batch, BatchContact, BatchSalesRep, BatchSetting
+from . import agenda as agenda_service
 from . import journal, permissions
 
 CONFLICT_LIST_LIMIT = 200
@@ -33,7 +34,7 @@ class UndoOutcome:
                 "conflicts": self.conflicts, "conflict_count": self.conflict_count}
 
 
-def undo(actor, batch_id, entity, schema, dry_run=False, force=False):
+def undo(actor, batch_id, entity, schema, dry_run=False, force=False, agenda=None):
     """Undo batch ``batch_id``; raise LookupError if unknown, UndoRefused if already undone."""
     original = Batch.get_or_none(Batch.id == batch_id, Batch.entity == entity)
     if original is None:
@@ -54,6 +55,9 @@ def undo(actor, batch_id, entity, schema, dry_run=False, force=False):
         Batch.update(rows_changed=restored, **counts).where(Batch.id == undo_id).execute()
         Batch.update(state="partly_undone" if conflicts else "undone").where(
             Batch.id == batch_id).execute()
+        if restored and not dry_run and agenda_service.wanted(agenda, entity):
+            agenda_service.record_events(undo_id, entity, actor,
+                                         f"Undo of #{batch_id}: {original.summary}")
         outcome = UndoOutcome(batch_id=undo_id, rows_restored=restored,
                               conflicts=conflicts[:CONFLICT_LIST_LIMIT],
                               conflict_count=len(conflicts))
