@@ -41,6 +41,20 @@ def fail(message):
     sys.exit(2)
 
 
+def run_and_print(payload, ids, filter_, parse, run):
+    """Validate like the API, run, print the API's JSON; exit 2 with a message on bad input."""
+    if ids is not None:
+        payload["thirdparty_ids"] = id_list(ids)
+    if filter_ is not None:
+        payload["filter"] = dict(parse_qsl(filter_))
+    entity = current_app.config["ENTITY"]
+    try:
+        outcome = run(parse(payload, entity, settings.load(entity)))
+    except (salesreps.InvalidRequest, permissions.PermissionDenied) as error:
+        fail(str(error))
+    click.echo(json.dumps(outcome.as_dict()))
+
+
 def id_list(text):
     return [part.strip() for part in text.split(",") if part.strip()] if text else []
 
@@ -72,19 +86,9 @@ def salesreps_command(action, ids, filter_, users, replace, from_user, to_user, 
     actor = actor_for(login)
     payload = {"action": action, "replace": replace, "dry_run": dry_run,
                "user_ids": id_list(users), "from_user_id": from_user, "to_user_id": to_user}
-    if ids is not None:
-        payload["thirdparty_ids"] = id_list(ids)
-    if filter_ is not None:
-        payload["filter"] = dict(parse_qsl(filter_))
-    try:
-        request = salesreps.parse_request(payload, entity, settings.load(entity))
-        outcome = salesreps.run(actor, request, entity,
-                                current_app.extensions["autocontact.schema"], dry_run=dry_run)
-    except salesreps.InvalidRequest as invalid:
-        fail(str(invalid))
-    except permissions.PermissionDenied as denied:
-        fail(str(denied))
-    click.echo(json.dumps(outcome.as_dict()))
+    schema = current_app.extensions["autocontact.schema"]
+    run_and_print(payload, ids, filter_, salesreps.parse_request,
+                  lambda request: salesreps.run(actor, request, entity, schema, dry_run=dry_run))
 
 
 documents_cli = AppGroup("documents", help="Document follow-up contacts.")
@@ -111,18 +115,8 @@ def documents_sync(ids, filter_, date_from, date_to, types, mode, from_user, to_
     payload = {"date_from": date_from, "date_to": date_to, "doc_types": id_list(types),
                "mode": mode, "statuses": statuses, "from_user_id": from_user,
                "to_user_id": to_user}
-    if ids is not None:
-        payload["thirdparty_ids"] = id_list(ids)
-    if filter_ is not None:
-        payload["filter"] = dict(parse_qsl(filter_))
-    try:
-        request = documents.parse_request(payload, entity, settings.load(entity))
-        outcome = documents.run(actor, request, entity, dry_run=dry_run)
-    except salesreps.InvalidRequest as invalid:
-        fail(str(invalid))
-    except permissions.PermissionDenied as denied:
-        fail(str(denied))
-    click.echo(json.dumps(outcome.as_dict()))
+    run_and_print(payload, ids, filter_, documents.parse_request,
+                  lambda request: documents.run(actor, request, entity, dry_run=dry_run))
 
 
 journal_cli = AppGroup("journal", help="What autocontact changed, and undo.")

@@ -72,35 +72,32 @@ def put_settings():
     return jsonify({**_settings_body(new), "batch_id": batch_id})
 
 
+def _operation(parse, run):
+    """Validate a JSON operation like the screens do, run it, answer with its outcome."""
+    entity = current_app.config["ENTITY"]
+    payload = request.get_json(silent=True)
+    try:
+        parsed = parse(payload, entity, current_settings())
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    return jsonify(run(parsed, entity, payload.get("dry_run") is True).as_dict())
+
+
 @bp.route("/salesreps", methods=["POST"])
 @role_required(permissions.EDITOR)
 def salesreps():
     """Assign, unassign, clear or transfer sales reps on thirdparties (editors)."""
-    entity = current_app.config["ENTITY"]
-    payload = request.get_json(silent=True)
-    try:
-        parsed = salesreps_service.parse_request(payload, entity, current_settings())
-    except salesreps_service.InvalidRequest as invalid:
-        return bad_request(str(invalid), invalid.field)
-    dry_run = isinstance(payload, dict) and payload.get("dry_run") is True
-    outcome = salesreps_service.run(current_user, parsed, entity,
-                                    current_app.extensions["autocontact.schema"], dry_run=dry_run)
-    return jsonify(outcome.as_dict())
+    schema = current_app.extensions["autocontact.schema"]
+    return _operation(salesreps_service.parse_request, lambda parsed, entity, dry_run:
+                      salesreps_service.run(current_user, parsed, entity, schema, dry_run=dry_run))
 
 
 @bp.route("/documents/sync", methods=["POST"])
 @role_required(permissions.EDITOR)
 def documents_sync():
     """Make document follow-up contacts match the thirdparties' sales reps (editors)."""
-    entity = current_app.config["ENTITY"]
-    payload = request.get_json(silent=True)
-    try:
-        parsed = documents_service.parse_request(payload, entity, current_settings())
-    except salesreps_service.InvalidRequest as invalid:
-        return bad_request(str(invalid), invalid.field)
-    dry_run = payload.get("dry_run") is True
-    outcome = documents_service.run(current_user, parsed, entity, dry_run=dry_run)
-    return jsonify(outcome.as_dict())
+    return _operation(documents_service.parse_request, lambda parsed, entity, dry_run:
+                      documents_service.run(current_user, parsed, entity, dry_run=dry_run))
 
 
 def journal_filters(values):
