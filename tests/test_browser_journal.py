@@ -125,8 +125,9 @@ def test_undo_an_assign_from_the_journal(live_server, browser_page):
     assert f"{len(ids)} thirdparties, {added} added, 0 removed" in identity
     rows = page.locator("table.data tbody tr")
     assert rows.count() == added
-    linked = {int(href.rsplit("/", 1)[1]) for href in
-              rows.locator("td:nth-child(2) a").evaluate_all("as => as.map(a => a.getAttribute('href'))")}
+    hrefs = rows.locator("td:nth-child(2) a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
+    linked = {int(href.rsplit("/", 1)[1]) for href in hrefs}
     assert linked == set(ids)
     assert set(rows.locator("td:first-child").all_inner_texts()) == {"added"}
 
@@ -141,7 +142,8 @@ def test_undo_an_assign_from_the_journal(live_server, browser_page):
     panel.get_by_role("button", name="Confirm undo").click()
     undone = page.locator("#undo-panel .message-success", has_text="Undone:")
     undone.wait_for()
-    assert squash(undone.inner_text()).startswith(f"Undone: {added} rows restored — journal entry #")
+    assert squash(undone.inner_text()).startswith(
+        f"Undone: {added} rows restored — journal entry #")
     undo_link = undone.get_by_role("link", name=re.compile(r"^journal entry #\d+$"))
     undo_id = int(undo_link.inner_text().rsplit("#", 1)[1])
     assert undo_id > assign_id
@@ -164,7 +166,7 @@ def test_undo_an_assign_from_the_journal(live_server, browser_page):
     assign = next(entry for entry in entries if entry["id"] == assign_id)
     assert assign["state"] == "undone"
 
-    # The undo's own page says what it undoes, and offers no undo of an undo's target.
+    # The undone entry offers no second undo; the undo's own entry names what it undoes.
     page.goto(live_server.url(f"/journal/{assign_id}"))
     assert page.locator("dl.identity .state").inner_text() == "undone"
     assert page.get_by_role("button", name="Undo this change…").count() == 0
@@ -176,7 +178,8 @@ def test_filter_the_journal_by_action(live_server, browser_page):
     page = browser_page
     login(page, live_server.base_url, "admin", DEMO_PASSWORD)
     open_journal(page)
-    [(undos,)] = query(live_server, "SELECT COUNT(*) FROM llx_autocontact_batch WHERE action = 'undo'")
+    [(undos,)] = query(live_server,
+                       "SELECT COUNT(*) FROM llx_autocontact_batch WHERE action = 'undo'")
     [(total,)] = query(live_server, "SELECT COUNT(*) FROM llx_autocontact_batch")
     assert undos >= 1, "the previous test leaves an undo in this module's database"
     assert total > undos

@@ -54,11 +54,16 @@ def index():
     page = _page(request.args)
     batches = list(query.paginate(page, PER_PAGE))
     total = query.count()
+    args = {key: value for key, value in request.args.items() if value}  # the tidy URL
     context = {"batches": batches, "total": total, "page": page,
                "pages": max(1, -(-total // PER_PAGE)), "filters": filters,
-               "actions": journal.ACTIONS, "args": request.args}
+               "actions": journal.ACTIONS, "args": args}
     if request.headers.get("HX-Request"):
-        return render_block("journal/index.html", "results", **context)
+        response = current_app.make_response(
+            render_block("journal/index.html", "results", **context))
+        if request.headers.get("HX-Trigger") != "results":
+            response.headers["HX-Push-Url"] = url_for("journal.index", **args)
+        return response
     return render_template("journal/index.html", **context)
 
 
