@@ -59,7 +59,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from .web import api, auth, errors, journal, main, security, setup, thirdparties
+    from .web import api, auth, errors, jobs, journal, main, security, setup, thirdparties
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
@@ -67,6 +67,7 @@ def create_app(test_config=None):
     app.register_blueprint(main.bp)
     app.register_blueprint(thirdparties.bp)
     app.register_blueprint(journal.bp)
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(setup.bp)
 
     @app.template_global()

@@ -120,6 +120,10 @@ def load(environ=None, instance_path=None):
     if not proxies.isdigit():
         raise StartupError("AUTOCONTACT_PROXY_COUNT must be a whole number (0 without a proxy)")
     settings["PROXY_COUNT"] = int(proxies)
+    background = environ.get("AUTOCONTACT_BACKGROUND_ROWS", "20000")
+    if not background.isdigit():
+        raise StartupError("AUTOCONTACT_BACKGROUND_ROWS must be a whole number of rows")
+    settings["BACKGROUND_ROWS"] = int(background)
     for variable, key in _LDAP_ENV.items():
         if environ.get(variable):
             settings["LDAP"][key] = environ[variable]

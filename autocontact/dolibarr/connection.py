@@ -21,12 +21,12 @@ def describe(url):
     return url
 
 
-def open_database(url):
+def open_database(url, timeout=10):
     """Return an unconnected peewee database for ``url``."""
     scheme = urlsplit(url).scheme
     if scheme.startswith("sqlite"):
-        return connect(url, pragmas={"journal_mode": "wal", "busy_timeout": 10000,
-                                     "foreign_keys": 0}, timeout=10)
+        return connect(url, pragmas={"journal_mode": "wal", "busy_timeout": int(timeout * 1000),
+                                     "foreign_keys": 0}, timeout=timeout)
     if scheme.startswith("mysql"):
         return connect(url, charset="utf8mb4")
     raise DatabaseUnreachable(f"unsupported database URL scheme '{scheme}': use sqlite:// or mysql://")

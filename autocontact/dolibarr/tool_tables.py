@@ -89,4 +89,25 @@ class BatchContact(DolibarrModel):
         indexes = ((("batch_id", "change", "element"), False),)
 
 
-TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep, BatchContact)
+class Job(DolibarrModel):
+    """A long operation running in the background; any worker answers its progress."""
+    id = AutoField()
+    entity = IntegerField(index=True)
+    user_id = IntegerField()
+    kind = CharField(max_length=32)           # salesreps, documents
+    label = TextField()
+    state = CharField(max_length=16, index=True, default="running")  # running, done, failed
+    phase = TextField(null=True)
+    done = IntegerField(default=0)
+    total = IntegerField(default=0)
+    message = TextField(null=True)
+    result = TextField(null=True)             # JSON of the outcome
+    batch_id = IntegerField(null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+    class Meta:
+        dolibarr_table = "autocontact_job"
+
+
+TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep, BatchContact, Job)

@@ -269,7 +269,8 @@ def _type_counts(model, request, entity, selected):
     return {key: int(value or 0) for key, value in row.items()}
 
 
-def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None):
+def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None,
+        progress=None):
     """Apply (or with dry_run, try then roll back) the document update; return the outcome.
 
     Dry runs are previews: viewers may make them, only editors apply. ``agenda``:
@@ -281,7 +282,7 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None)
         batch_id = journal.start_batch(
             actor, entity, f"documents_{request.mode}", request.params(),
             _summary(request, entity))
-        outcome = apply_in_batch(batch_id, request, entity)
+        outcome = apply_in_batch(batch_id, request, entity, progress)
         if dry_run:
             outcome.documents = changed_documents(batch_id, request, page, per_page)
         changed = outcome.total("added") + outcome.total("removed")
@@ -298,19 +299,27 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None)
     return outcome
 
 
-def apply_in_batch(batch_id, request, entity):
+def apply_in_batch(batch_id, request, entity, progress=None):
     """The statements of one update, journaled under ``batch_id``, in the caller's
-    transaction (also used by the sales-rep mass actions' "update their documents")."""
+    transaction (also used by the sales-rep mass actions' "update their documents").
+
+    ``progress(phase)`` is called between statements (background jobs show it).
+    """
+    progress = progress or (lambda phase: None)
     selected = salesreps.selection(request.selection, entity)
     for doc_type in request.doc_types:
+        progress(f"Finding the {doc_type.label.lower()} contacts to remove")
         _journal_removals(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity, selected)
+    progress("Removing contacts")
     this_batch = BatchContact.batch_id == batch_id
     (ElementContact.delete()
      .where(ElementContact.rowid.in_(BatchContact.select(BatchContact.ec_rowid)
                                      .where(this_batch, BatchContact.change == "-")))
      .execute())
     for doc_type in request.doc_types:
+        progress(f"Finding the {doc_type.label.lower()} contacts to add")
         _journal_additions(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity, selected)
+    progress("Adding contacts")
     now = datetime.now().replace(microsecond=0)
     ElementContact.insert_from(
         BatchContact.select(Value(now), Value(ACTIVE_LINK_STATUS), BatchContact.element_id,
@@ -324,7 +333,13 @@ def apply_in_batch(batch_id, request, entity):
                         ElementContact.fk_socpeople == BatchContact.fk_socpeople))
     (BatchContact.update(ec_rowid=new_rowid)
      .where(this_batch, BatchContact.change == "+").execute())
+    progress("Counting")
     return _outcome(batch_id, request, entity, selected)
+
+
+def progress_steps(request):
+    """How many progress phases run() reports for this request."""
+    return 2 * len(request.doc_types) + 3
 
 
 def _thirdparties_changed(batch_id):

@@ -251,12 +251,14 @@ def _summary(request, users):
     return "Remove all sales reps"
 
 
-def run(actor, request, entity, schema, dry_run=False, agenda=None):
+def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=None):
     """Apply (or, with dry_run, try and roll back) a mass action; return its Outcome.
 
-    ``agenda``: also write one event per changed thirdparty in Dolibarr's agenda.
+    ``agenda``: also write one event per changed thirdparty in Dolibarr's agenda
+    (None: as setup says). ``progress(phase)`` is called between statements.
     """
     permissions.require(actor, permissions.EDITOR)
+    progress = progress or (lambda phase: None)
     selected = selection(request, entity)
     users = _users(set(request.user_ids) | {request.from_user_id, request.to_user_id} - {None},
                    entity)
@@ -270,8 +272,10 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None):
         journal_columns = [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
                            BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.import_key,
                            BatchSalesRep.type_code]
+        progress("Finding the sales-rep links to remove")
         BatchSalesRep.insert_from(removed, journal_columns).execute()
         this_batch = (BatchSalesRep.batch_id == batch_id)
+        progress("Removing sales-rep links")
         (SalesRepLink.delete()
          .where(SalesRepLink.rowid.in_(BatchSalesRep.select(BatchSalesRep.link_rowid)
                                        .where(this_batch, BatchSalesRep.change == "-")))
@@ -279,6 +283,7 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None):
 
         additions = _additions(request, selected, batch_id)
         if additions is not None:
+            progress("Adding sales-rep links")
             BatchSalesRep.insert_from(additions, [
                 BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.fk_soc,
                 BatchSalesRep.fk_user, BatchSalesRep.type_code]).execute()
@@ -300,7 +305,8 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None):
         counts = {}
         if request.documents is not None:
             from . import documents
-            outcome.documents = documents.apply_in_batch(batch_id, request.documents, entity)
+            outcome.documents = documents.apply_in_batch(batch_id, request.documents, entity,
+                                                         progress)
             counts = {"documents_changed": outcome.documents.total("changed"),
                       "contacts_added": outcome.documents.total("added"),
                       "contacts_removed": outcome.documents.total("removed")}
@@ -314,6 +320,12 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None):
             transaction.rollback()
             outcome.batch_id = None
     return outcome
+
+
+def progress_steps(request):
+    """How many progress phases run() reports for this request."""
+    documents = request.documents
+    return 3 + (2 * len(documents.doc_types) + 3 if documents is not None else 0)
 
 
 def _type_code(schema):

@@ -8,7 +8,7 @@ from flask import (
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
-from ..services import journal, permissions, undo as undo_service
+from ..services import jobs, journal, permissions, undo as undo_service
 from ..services.salesreps import InvalidRequest
 from .api import journal_filters
 from .auth import role_required
@@ -56,6 +56,7 @@ def index():
     total = query.count()
     args = {key: value for key, value in request.args.items() if value}  # the tidy URL
     context = {"batches": batches, "total": total, "page": page,
+               "running": jobs.running(current_app.config["ENTITY"]),
                "pages": max(1, -(-total // PER_PAGE)), "filters": filters,
                "actions": journal.ACTIONS, "args": args}
     if request.headers.get("HX-Request"):

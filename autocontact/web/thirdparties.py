@@ -12,9 +12,12 @@ from jinja2_fragments.flask import render_block
 
 from ..dolibarr import doctypes
 from ..dolibarr.models import Thirdparty
-from ..services import directory, documents, journal, permissions, salesreps, thirdparties
+from ..services import (
+    directory, documents, jobs, journal, permissions, salesreps, thirdparties,
+)
 from .auth import current_settings, role_required
 from .errors import error_response
+from .jobs import progress_response
 
 bp = Blueprint("thirdparties", __name__, url_prefix="/thirdparties")
 LIST = "thirdparties/index.html"
@@ -143,6 +146,12 @@ def _documents_run(thirdparty_id, stage):
                                  field=invalid.field)
     page = request.form.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    if stage == "apply" and _long(request.form):
+        actor = current_user._get_current_object()  # the thread has no request
+        return _background("documents", parsed.params(), documents.progress_steps(parsed),
+                           lambda progress: documents.run(actor, parsed, entity,
+                                                          progress=progress),
+                           f"Update document contacts of {thirdparty.name}")
     outcome = documents.run(current_user, parsed, entity, dry_run=(stage == "preview"),
                             page=page)
     body, status = _documents_dialog(thirdparty, "preview" if stage == "preview" else "done",
@@ -151,6 +160,19 @@ def _documents_run(thirdparty_id, stage):
     if stage == "apply" and outcome.batch_id:
         response.headers["HX-Trigger"] = "documents-changed"
     return response
+
+
+def _long(form):
+    """Whether the preview predicted more rows than run comfortably inside a request."""
+    predicted = form.get("predicted", "")
+    return predicted.isdigit() and int(predicted) > current_app.config["BACKGROUND_ROWS"]
+
+
+def _background(kind, params, steps, work, label):
+    """Start ``work`` as a background job and answer with its progress bar."""
+    job_id = jobs.create(current_user, current_app.config["ENTITY"], kind, label, steps)
+    jobs.start(current_app._get_current_object(), job_id, steps, work)
+    return progress_response(jobs.get(job_id, current_app.config["ENTITY"]))
 
 
 # --- mass actions --------------------------------------------------------------
@@ -222,9 +244,14 @@ def mass_run(action, stage):
                        selected_count=selected.count(),
                        users=directory.internal_users(entity, active_only=True),
                        present=directory.reps_present(selected, entity))
-    outcome = salesreps.run(current_user, parsed, entity,
-                            current_app.extensions["autocontact.schema"],
-                            dry_run=(stage == "preview"))
+    schema = current_app.extensions["autocontact.schema"]
+    if stage == "apply" and _long(request.form):
+        actor = current_user._get_current_object()  # the thread has no request
+        return _background("salesreps", parsed.params(), salesreps.progress_steps(parsed),
+                           lambda progress: salesreps.run(actor, parsed, entity, schema,
+                                                          progress=progress),
+                           LABELS[action])
+    outcome = salesreps.run(current_user, parsed, entity, schema, dry_run=(stage == "preview"))
     response = _dialog(action, "preview" if stage == "preview" else "done", outcome=outcome,
                        request_summary=parsed)
     if stage == "apply" and outcome.batch_id:
