@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from peewee import PeeweeException
+from werkzeug.routing import IntegerConverter
 
 from . import config
 from .config import StartupError
@@ -54,6 +55,7 @@ def create_app(test_config=None):
         from werkzeug.middleware.proxy_fix import ProxyFix
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+    app.url_map.converters["id"] = RowIdConverter
     _init_ldap(app)
     _init_database(app)
     login_manager.init_app(app)
@@ -83,6 +85,13 @@ def create_app(test_config=None):
     if not app.debug and not app.testing:
         app.logger.setLevel(logging.INFO)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """A database row id in a URL: a positive int that fits Dolibarr's int(11) columns."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2_147_483_647)
 
 
 def _init_ldap(app):

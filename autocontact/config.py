@@ -117,11 +117,11 @@ def load(environ=None, instance_path=None):
     if environ.get("AUTOCONTACT_HTTPS"):
         settings["HTTPS"] = _truthy(environ["AUTOCONTACT_HTTPS"])
     proxies = environ.get("AUTOCONTACT_PROXY_COUNT", "0")
-    if not proxies.isdigit():
+    if not proxies.isdecimal():
         raise StartupError("AUTOCONTACT_PROXY_COUNT must be a whole number (0 without a proxy)")
     settings["PROXY_COUNT"] = int(proxies)
     background = environ.get("AUTOCONTACT_BACKGROUND_ROWS", "20000")
-    if not background.isdigit():
+    if not background.isdecimal():
         raise StartupError("AUTOCONTACT_BACKGROUND_ROWS must be a whole number of rows")
     settings["BACKGROUND_ROWS"] = int(background)
     for variable, key in _LDAP_ENV.items():

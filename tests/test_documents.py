@@ -248,3 +248,22 @@ def test_mass_action_cascade_bad_input_changes_nothing(client, editor, db, scena
     assert response.status_code == 400
     assert response.get_json()["field"] == "documents.date_to"
     assert snapshot() == before
+
+
+def test_far_dates_are_fine(client, editor, db, scenario):
+    response = sync(client, thirdparty_ids=[scenario["tid"]], date_from="0001-01-01",
+                    date_to="9999-12-31", dry_run=True)
+    assert response.status_code == 200 and response.get_json()["documents_changed"] == 9
+    assert client.get("/api/batches?until=9999-12-31").status_code == 200
+    assert client.get(f"/thirdparties/{scenario['tid']}?date_to=9999-12-31").status_code == 200
+
+
+def test_transfer_by_filter_with_documents(client, editor, db, scenario, people):
+    """The README's example: transfer a portfolio found by a rep filter, documents too."""
+    c = people.user("rep.c")
+    body = client.post("/api/salesreps", json={
+        "action": "transfer", "filter": {"rep": str(scenario["b"])},
+        "from_user_id": scenario["b"], "to_user_id": c,
+        "documents": {"date_from": "2025-01-01", "date_to": "2025-12-31", "doc_types": list(TYPES)}}).get_json()
+    assert body["selected"] == 1 and body["documents"]["documents_changed"] == 6
+    assert followers(db, "propal", scenario["docs"][("propal", "in")]) == [c]

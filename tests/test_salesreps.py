@@ -279,3 +279,36 @@ def test_links_on_a_dolibarr_19_schema_have_no_type_code(mariadb, tmp_path, pass
         assert rows == ((tid, rep),)
     finally:
         mariadb.drop(name)
+
+
+def test_filter_on_reps_is_fixed_at_the_start(client, editor, db, team, some_thirdparties):
+    """Assign-with-replace on "rep = A" must not lose the selection half-way."""
+    for tid in some_thirdparties[:2]:
+        models.SalesRepLink.insert(fk_soc=tid, fk_user=team["anna"]).execute()
+    body = post(client, action="assign", filter={"rep": str(team["anna"])},
+                user_ids=[team["bruno"]], replace=True).get_json()
+    assert body["selected"] == 2 and body["links_added"] == 2
+    for tid in some_thirdparties[:2]:
+        assert reps(db, tid) == [team["bruno"]]
+
+
+def test_transfer_when_a_holds_two_links_with_other_codes(client, editor, db, team, some_thirdparties):
+    tid = some_thirdparties[0]
+    models.SalesRepLink.insert(fk_soc=tid, fk_user=team["anna"]).execute()
+    models.SalesRepLink.insert(fk_soc=tid, fk_user=team["anna"], type_code="OTHERCODE").execute()
+    body = post(client, action="transfer", thirdparty_ids=[tid], from_user_id=team["anna"],
+                to_user_id=team["bruno"]).get_json()
+    assert (body["links_removed"], body["links_added"]) == (2, 1)
+
+
+@pytest.mark.parametrize("query", ["page=²", "rep=²", "per_page=²", "q=%F0%9F%98%80", "q=%00"])
+def test_odd_query_values_are_400_not_500(client, editor, query):
+    assert client.get(f"/thirdparties?{query}").status_code == 400
+
+
+def test_quadratic_duplicate_scan_is_gone(client, editor, db, team):
+    import time
+    ids = list(range(1, 60_001)) + [1]
+    started = time.monotonic()
+    response = post(client, action="assign", thirdparty_ids=ids, user_ids=[team["anna"]])
+    assert response.status_code == 400 and time.monotonic() - started < 5

@@ -119,7 +119,7 @@ def test_preview_changes_nothing_then_confirm_applies(client, login_as, db, peop
     assert confirm["hx-post"].endswith("/apply")
     hidden = {(i["name"], i["value"]) for i in confirm.find_all("input", type="hidden")
               if i["name"] != "csrf_token"}
-    assert hidden == {("ids", str(i)) for i in ids} | {("user_ids", str(rep))}
+    assert hidden == {("ids", str(i)) for i in ids} | {("user_ids", str(rep)), ("predicted", "3")}
     applied = client.post("/thirdparties/mass/assign/apply", data=form,
                           headers={"HX-Request": "true"})
     assert applied.headers["HX-Trigger"] == "salesreps-changed"

@@ -70,6 +70,18 @@ class BatchSalesRep(DolibarrModel):
         dolibarr_table = "autocontact_batch_salesrep"
 
 
+class BatchSelection(DolibarrModel):
+    """The thirdparties an operation works on, fixed once at its start (a filter on
+    sales reps would otherwise stop matching half-way through). Emptied at the end."""
+    id = AutoField()
+    batch_id = IntegerField()
+    fk_soc = IntegerField()
+
+    class Meta:
+        dolibarr_table = "autocontact_batch_selection"
+        indexes = ((("batch_id", "fk_soc"), True),)
+
+
 class BatchContact(DolibarrModel):
     """A document contact a batch added (+) or removed (-), as the row was."""
     id = AutoField()
@@ -110,4 +122,5 @@ class Job(DolibarrModel):
         dolibarr_table = "autocontact_job"
 
 
-TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep, BatchContact, Job)
+TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep, BatchSelection, BatchContact,
+               Job)

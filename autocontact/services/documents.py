@@ -10,7 +10,7 @@ type are touched; external contacts and other roles stay as they are.
 """
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from peewee import Case, Value, fn
 
@@ -171,9 +171,10 @@ def _has_active_rep(document, entity):
 
 
 def in_period(model, column, date_from, date_to):
+    """Dated from ``date_from`` to ``date_to`` inclusive, for DATE and DATETIME columns."""
     field_ = model._meta.columns[column]
     return ((field_ >= date_from.isoformat())
-            & (field_ < (date_to + timedelta(days=1)).isoformat()))
+            & (field_ <= f"{date_to.isoformat()} 23:59:59"))
 
 
 def _closed_statuses(model, request):
@@ -282,7 +283,8 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None,
         batch_id = journal.start_batch(
             actor, entity, f"documents_{request.mode}", request.params(),
             _summary(request, entity))
-        outcome = apply_in_batch(batch_id, request, entity, progress)
+        selected = salesreps.fix_selection(batch_id, request.selection, entity)
+        outcome = apply_in_batch(batch_id, request, entity, progress, selected)
         if dry_run:
             outcome.documents = changed_documents(batch_id, request, page, per_page)
         changed = outcome.total("added") + outcome.total("removed")
@@ -293,20 +295,21 @@ def run(actor, request, entity, dry_run=False, page=1, per_page=50, agenda=None,
          .where(Batch.id == batch_id).execute())
         if changed and not dry_run and agenda_service.wanted(agenda, entity):
             agenda_service.record_events(batch_id, entity, actor, _summary(request, entity))
+        salesreps.release_selection(batch_id)
         if dry_run or not changed:
             transaction.rollback()
             outcome.batch_id = None
     return outcome
 
 
-def apply_in_batch(batch_id, request, entity, progress=None):
+def apply_in_batch(batch_id, request, entity, progress, selected):
     """The statements of one update, journaled under ``batch_id``, in the caller's
     transaction (also used by the sales-rep mass actions' "update their documents").
 
+    ``selected``: the subquery of the batch's fixed selection (salesreps.fix_selection).
     ``progress(phase)`` is called between statements (background jobs show it).
     """
     progress = progress or (lambda phase: None)
-    selected = salesreps.selection(request.selection, entity)
     for doc_type in request.doc_types:
         progress(f"Finding the {doc_type.label.lower()} contacts to remove")
         _journal_removals(batch_id, DOCUMENT_MODELS[doc_type.element], request, entity, selected)

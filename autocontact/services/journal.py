@@ -3,7 +3,7 @@
 Batches are written in the same transaction as the change they record.
 """
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from peewee import JOIN
 
@@ -59,7 +59,7 @@ def find_batches(entity, user=None, action=None, since=None, until=None, thirdpa
     if since:
         query = query.where(Batch.created_at >= since.isoformat())
     if until:
-        query = query.where(Batch.created_at < (until + timedelta(days=1)).isoformat())
+        query = query.where(Batch.created_at <= f"{until.isoformat()} 23:59:59")
     if thirdparty_id:
         touched = (BatchSalesRep.select(BatchSalesRep.batch_id)
                    .where(BatchSalesRep.fk_soc == thirdparty_id)

@@ -19,7 +19,7 @@ from peewee import SQL, Case, JOIN, Value, fn
 from ..dolibarr.models import (
     GroupRight, SalesRepLink, Thirdparty, User, UserGroupMember, UserRight, database,
 )
-from ..dolibarr.tool_tables import Batch, BatchSalesRep
+from ..dolibarr.tool_tables import Batch, BatchSalesRep, BatchSelection
 from . import agenda as agenda_service
 from . import journal, permissions, thirdparties
 from .directory import user_entities
@@ -94,7 +94,7 @@ def _int(value, field_name, what):
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise InvalidRequest(f"{what} must be a whole number.", field_name)
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 10:
+    if not text.isdecimal() or len(text) > 10:
         raise InvalidRequest(f"{what} must be a whole number, not '{text[:20]}'.", field_name)
     return int(text)
 
@@ -105,9 +105,11 @@ def _int_list(values, field_name, what, limit=MAX_IDS):
     if len(values) > limit:
         raise InvalidRequest(f"Too many {what}: {len(values):,} (at most {limit:,}).", field_name)
     numbers = [_int(value, field_name, f"Each of '{field_name}'") for value in values]
-    if len(set(numbers)) != len(numbers):
-        duplicate = next(n for n in numbers if numbers.count(n) > 1)
-        raise InvalidRequest(f"'{field_name}' lists {duplicate} more than once.", field_name)
+    seen = set()
+    for number in numbers:
+        if number in seen:
+            raise InvalidRequest(f"'{field_name}' lists {number} more than once.", field_name)
+        seen.add(number)
     return tuple(numbers)
 
 
@@ -220,8 +222,20 @@ def _literal_ids(ids):
     return SQL("(" + ",".join(str(int(i)) for i in ids) + ")")
 
 
+def fix_selection(batch_id, request, entity):
+    """Write the selected thirdparties' ids for this batch (one statement) and return
+    a subquery of them: every later statement sees the same thirdparties."""
+    ids = selection(request, entity).select(Value(batch_id), Thirdparty.rowid)
+    BatchSelection.insert_from(ids, [BatchSelection.batch_id, BatchSelection.fk_soc]).execute()
+    return BatchSelection.select(BatchSelection.fk_soc).where(BatchSelection.batch_id == batch_id)
+
+
+def release_selection(batch_id):
+    BatchSelection.delete().where(BatchSelection.batch_id == batch_id).execute()
+
+
 def selection(request, entity):
-    """A subquery of the selected thirdparties' ids."""
+    """A subquery of the selected thirdparties' ids (evaluated where it is used)."""
     if request.criteria is not None:
         return thirdparties.matching(request.criteria, entity).select(Thirdparty.rowid)
     return Thirdparty.select(Thirdparty.rowid).where(
@@ -259,12 +273,12 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=Non
     """
     permissions.require(actor, permissions.EDITOR)
     progress = progress or (lambda phase: None)
-    selected = selection(request, entity)
     users = _users(set(request.user_ids) | {request.from_user_id, request.to_user_id} - {None},
                    entity)
     with database.atomic() as transaction:
         batch_id = journal.start_batch(actor, entity, request.action, request.params(),
                                        _summary(request, users))
+        selected = fix_selection(batch_id, request, entity)
         removed = (SalesRepLink
                    .select(Value(batch_id), Value("-"), SalesRepLink.rowid, SalesRepLink.fk_soc,
                            SalesRepLink.fk_user, SalesRepLink.import_key, _type_code(schema))
@@ -306,7 +320,7 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=Non
         if request.documents is not None:
             from . import documents
             outcome.documents = documents.apply_in_batch(batch_id, request.documents, entity,
-                                                         progress)
+                                                         progress, selected)
             counts = {"documents_changed": outcome.documents.total("changed"),
                       "contacts_added": outcome.documents.total("added"),
                       "contacts_removed": outcome.documents.total("removed")}
@@ -316,6 +330,7 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=Non
          .where(Batch.id == batch_id).execute())
         if changed and not dry_run and agenda_service.wanted(agenda, entity):
             agenda_service.record_events(batch_id, entity, actor, _summary(request, users))
+        release_selection(batch_id)
         if dry_run or not changed:
             transaction.rollback()
             outcome.batch_id = None
@@ -355,7 +370,9 @@ def _additions(request, selected, batch_id):
                 .where(Removed.batch_id == batch_id, Removed.change == "-",
                        ~fn.EXISTS(SalesRepLink.select(SalesRepLink.rowid).where(
                            SalesRepLink.fk_soc == Removed.fk_soc,
-                           SalesRepLink.fk_user == request.to_user_id))))
+                           SalesRepLink.fk_user == request.to_user_id)))
+                # A user may hold several links with other type codes (Dolibarr 20+).
+                .distinct())
     return None
 
 

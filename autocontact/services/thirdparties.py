@@ -53,6 +53,15 @@ class ThirdpartyFilter:
                 and not (key == "page" and value == 1) and not (key == "per_page" and value == 25)}
 
 
+def storable_text(text, key):
+    """Refuse text Dolibarr's tables cannot hold: broken Unicode (lone surrogates), and
+    characters beyond the Basic Multilingual Plane (utf8mb3, Dolibarr's default charset)."""
+    if any(0xD800 <= ord(ch) <= 0xDFFF or ord(ch) > 0xFFFF or ch == "\x00" for ch in text):
+        raise FilterInvalid(key, f"'{key}' contains characters Dolibarr's database cannot store "
+                                 "(emoji, control or broken characters).")
+    return text
+
+
 def _single(values, key):
     value = values.get(key, "")
     if isinstance(value, (list, tuple)):
@@ -61,14 +70,14 @@ def _single(values, key):
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise FilterInvalid(key, f"'{key}' must be a single value.")
-    return str(value).strip()
+    return storable_text(str(value).strip(), key)
 
 
 def _whole(values, key, default, allowed=None, minimum=1):
     text = _single(values, key)
     if not text:
         return default
-    if not text.isdigit() or len(text) > 9 or int(text) < minimum:
+    if not text.isdecimal() or len(text) > 9 or int(text) < minimum:
         raise FilterInvalid(key, f"'{key}' must be a whole number of at least {minimum}.")
     if allowed and int(text) not in allowed:
         raise FilterInvalid(key, f"'{key}' must be one of {', '.join(map(str, allowed))}.")
@@ -89,7 +98,7 @@ def parse_filter(values):
     if status and status not in STATUSES:
         raise FilterInvalid("status", "Status must be 'open' or 'closed'.")
     rep = _single(values, "rep")
-    if rep and rep not in ("none", "inactive_only") and not (rep.isdigit() and len(rep) < 10):
+    if rep and rep not in ("none", "inactive_only") and not (rep.isdecimal() and len(rep) < 10):
         raise FilterInvalid("rep", "Sales rep must be a user id, 'none' or 'inactive_only'.")
     sort = _single(values, "sort") or "name"
     if sort.lstrip("-") not in SORTS:

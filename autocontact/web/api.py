@@ -9,6 +9,7 @@ from ..services import journal as journal_service
 from ..services import permissions
 from ..services import salesreps as salesreps_service
 from ..services import settings as settings_service
+from ..services import thirdparties as thirdparties_service
 from ..services import undo as undo_service
 from .auth import current_settings, role_required
 from .errors import error_response
@@ -104,6 +105,10 @@ def journal_filters(values):
     """The journal's filters from query args; raise InvalidRequest naming the bad one."""
     filters = {}
     user = values.get("user", "")
+    try:
+        thirdparties_service.storable_text(user, "user")
+    except thirdparties_service.FilterInvalid as invalid:
+        raise salesreps_service.InvalidRequest(str(invalid), "user") from None
     if len(user) > 50:
         raise salesreps_service.InvalidRequest("'user' is a Dolibarr login (50 characters at most).",
                                                "user")
@@ -124,7 +129,7 @@ def journal_filters(values):
             raise salesreps_service.InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.",
                                                    name)
     thirdparty = values.get("thirdparty_id", "")
-    if thirdparty and not (thirdparty.isdigit() and len(thirdparty) < 10):
+    if thirdparty and not (thirdparty.isdecimal() and len(thirdparty) < 10):
         raise salesreps_service.InvalidRequest("'thirdparty_id' must be a whole number.",
                                                "thirdparty_id")
     filters["thirdparty_id"] = int(thirdparty) if thirdparty else None
@@ -135,7 +140,7 @@ def _bounded(values, name, default, maximum):
     text = values.get(name, "")
     if not text:
         return default
-    if not text.isdigit() or not 0 < int(text) <= maximum:
+    if not text.isdecimal() or not 0 < int(text) <= maximum:
         raise salesreps_service.InvalidRequest(
             f"'{name}' must be a whole number from 1 to {maximum}.", name)
     return int(text)
@@ -155,7 +160,7 @@ def batches():
                    total=query.count())
 
 
-@bp.route("/batches/<int:batch_id>")
+@bp.route("/batches/<id:batch_id>")
 @login_required
 def batch(batch_id):
     """One batch with its rows, paginated (?page=, ?per_page= up to 1000)."""
@@ -173,7 +178,7 @@ def batch(batch_id):
                     "per_page": per_page})
 
 
-@bp.route("/batches/<int:batch_id>/undo", methods=["POST"])
+@bp.route("/batches/<id:batch_id>/undo", methods=["POST"])
 @role_required(permissions.EDITOR)
 def undo_batch(batch_id):
     """Undo a batch (editors; managers for setup changes). 409 when already undone."""

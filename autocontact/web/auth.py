@@ -119,7 +119,7 @@ def _actor_for(user, backend, login, ldap_groups=None):
 @login_manager.user_loader
 def load_user(user_id):
     """Reload the Dolibarr user each request, so changes apply at once."""
-    if not str(user_id).isdigit():
+    if not str(user_id).isdecimal():
         return None
     user = User.get_or_none(User.rowid == int(user_id),
                             User.entity.in_(user_entities(current_app.config["ENTITY"])))

@@ -21,7 +21,7 @@ def progress_response(job):
     return response
 
 
-@bp.route("/<int:job_id>")
+@bp.route("/<id:job_id>")
 @login_required
 def progress(job_id):
     """One job's progress (any worker answers: the state is in the database)."""
@@ -31,7 +31,7 @@ def progress(job_id):
     return progress_response(job)
 
 
-@bp.route("/<int:job_id>/page")
+@bp.route("/<id:job_id>/page")
 @login_required
 def page(job_id):
     """The same as a page of its own, for a link from the journal."""

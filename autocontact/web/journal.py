@@ -16,6 +16,7 @@ from .errors import error_response
 
 bp = Blueprint("journal", __name__, url_prefix="/journal")
 PER_PAGE = 50
+FILTER_KEYS = ("user", "action", "since", "until", "thirdparty_id", "page")
 ROWS_PER_PAGE = 200
 CSV_COLUMNS = ("kind", "change", "thirdparty_id", "thirdparty", "element", "document_id",
                "document", "user_id", "user", "contact_type", "row_id", "name", "before", "after")
@@ -39,7 +40,7 @@ def _csv(filename, header, rows):
 
 def _page(values):
     text = values.get("page", "1")
-    return int(text) if text.isdigit() and 0 < int(text) < 10_000_000 else 1
+    return int(text) if text.isdecimal() and 0 < int(text) < 10_000_000 else 1
 
 
 @bp.route("")
@@ -54,12 +55,12 @@ def index():
     page = _page(request.args)
     batches = list(query.paginate(page, PER_PAGE))
     total = query.count()
-    args = {key: value for key, value in request.args.items() if value}  # the tidy URL
+    args = {key: request.args[key] for key in FILTER_KEYS if request.args.get(key)}
     context = {"batches": batches, "total": total, "page": page,
                "running": jobs.running(current_app.config["ENTITY"]),
                "pages": max(1, -(-total // PER_PAGE)), "filters": filters,
                "actions": journal.ACTIONS, "args": args}
-    if request.headers.get("HX-Request"):
+    if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         response = current_app.make_response(
             render_block("journal/index.html", "results", **context))
         if request.headers.get("HX-Trigger") != "results":
@@ -94,7 +95,7 @@ def _batch_or_404(batch_id):
     return found
 
 
-@bp.route("/<int:batch_id>")
+@bp.route("/<id:batch_id>")
 @login_required
 def batch(batch_id):
     """One batch: parameters and every row it added or removed, paginated."""
@@ -109,7 +110,7 @@ def batch(batch_id):
                            page=page, per_page=ROWS_PER_PAGE, may_undo=may_undo)
 
 
-@bp.route("/<int:batch_id>.csv")
+@bp.route("/<id:batch_id>.csv")
 @login_required
 def batch_csv(batch_id):
     """Every row of a batch as CSV."""
@@ -120,7 +121,7 @@ def batch_csv(batch_id):
                 ([row.get(column) for column in CSV_COLUMNS] for row in rows))
 
 
-@bp.route("/<int:batch_id>/undo", methods=["POST"])
+@bp.route("/<id:batch_id>/undo", methods=["POST"])
 @role_required(permissions.EDITOR)
 def undo(batch_id):
     """Preview an undo (its conflicts), or confirm it; the result replaces the panel."""

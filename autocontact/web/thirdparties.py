@@ -74,7 +74,7 @@ def _period(values, settings):
     return date_from, date_to
 
 
-@bp.route("/<int:thirdparty_id>")
+@bp.route("/<id:thirdparty_id>")
 @login_required
 def card(thirdparty_id):
     """One thirdparty: identity, sales reps, and how consistent its documents are."""
@@ -114,21 +114,21 @@ def _documents_dialog(thirdparty, stage, status=200, **context):
                    everyone=directory.internal_users(entity), **context)
 
 
-@bp.route("/<int:thirdparty_id>/documents")
+@bp.route("/<id:thirdparty_id>/documents")
 @role_required(permissions.EDITOR)
 def documents_dialog(thirdparty_id):
     """The "Update document contacts" dialog: period, types, scope, mode."""
     return _documents_dialog(_thirdparty_or_404(thirdparty_id), "choose")
 
 
-@bp.route("/<int:thirdparty_id>/documents/preview", methods=["POST"])
+@bp.route("/<id:thirdparty_id>/documents/preview", methods=["POST"])
 @role_required(permissions.VIEWER)
 def documents_preview(thirdparty_id):
     """What a document update would change (a dry run, paginated): viewers may look."""
     return _documents_run(thirdparty_id, "preview")
 
 
-@bp.route("/<int:thirdparty_id>/documents/apply", methods=["POST"])
+@bp.route("/<id:thirdparty_id>/documents/apply", methods=["POST"])
 @role_required(permissions.EDITOR)
 def documents_apply(thirdparty_id):
     """Apply a document update (editors)."""
@@ -145,7 +145,7 @@ def _documents_run(thirdparty_id, stage):
         return _documents_dialog(thirdparty, "choose", 400, error=str(invalid),
                                  field=invalid.field)
     page = request.form.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    page = int(page) if page.isdecimal() and 0 < int(page) < 100000 else 1
     if stage == "apply" and _long(request.form):
         actor = current_user._get_current_object()  # the thread has no request
         return _background("documents", parsed.params(), documents.progress_steps(parsed),
@@ -165,7 +165,7 @@ def _documents_run(thirdparty_id, stage):
 def _long(form):
     """Whether the preview predicted more rows than run comfortably inside a request."""
     predicted = form.get("predicted", "")
-    return predicted.isdigit() and int(predicted) > current_app.config["BACKGROUND_ROWS"]
+    return predicted.isdecimal() and int(predicted) > current_app.config["BACKGROUND_ROWS"]
 
 
 def _background(kind, params, steps, work, label):
