@@ -181,3 +181,35 @@ def test_agenda_events_only_when_enabled_and_readable_by_dolibarr(client, editor
     rows = db.execute_sql(f"SELECT COUNT(*) FROM llx_actioncomm WHERE fk_soc = {int(tid)}"
                           " AND code = 'AC_AUTOCONTACT'").fetchone()[0]
     assert rows == 3
+
+
+def test_undo_skips_rows_of_deleted_thirdparties_and_documents(client, editor, db, scenario, people):
+    other = models.Thirdparty.insert(name="Soon gone", entity=1, client=1).execute()
+    models.SalesRepLink.insert(fk_soc=other, fk_user=scenario["b"]).execute()
+    first = client.post("/api/salesreps", json={"action": "unassign", "thirdparty_ids": [scenario["tid"], other],
+                                                "user_ids": [scenario["b"]]}).get_json()
+    models.Thirdparty.delete().where(models.Thirdparty.rowid == other).execute()
+    result = undo(client, first["batch_id"])
+    assert result.status_code == 200
+    body = result.get_json()
+    assert body["rows_restored"] == 1
+    assert [c["reason"] for c in body["conflicts"]] == [
+        "removed by the batch; the thirdparty or user is gone since"]
+    assert models.SalesRepLink.select().where(models.SalesRepLink.fk_soc == other).count() == 0
+    docs = client.post("/api/documents/sync", json={
+        "thirdparty_ids": [scenario["tid"]], "date_from": "2025-01-01", "date_to": "2025-12-31",
+        "doc_types": ["propal"]}).get_json()
+    gone = scenario["docs"][("propal", "in")]
+    models.DOCUMENT_MODELS["propal"].delete().where(models.DOCUMENT_MODELS["propal"].rowid == gone).execute()
+    body = undo(client, docs["batch_id"], force=True).get_json()
+    assert [c["reason"] for c in body["conflicts"]] == ["removed by the batch; the document is gone since"]
+    restored_on_gone = models.ElementContact.select().where(
+        models.ElementContact.element_id == gone, models.ElementContact.fk_socpeople == scenario["a"]).count()
+    assert restored_on_gone == 0
+
+
+def test_an_undo_cannot_be_undone(client, editor, db, scenario, people):
+    _, undo_id = apply_then_undo(client, "/api/salesreps", {
+        "action": "assign", "thirdparty_ids": [scenario["tid"]], "user_ids": [people.user("rep.q")]})
+    response = undo(client, undo_id)
+    assert response.status_code == 409 and "run it again" in response.get_json()["error"]

@@ -5,11 +5,16 @@ of its own, journaled the same way. Rows changed since the batch (by a later
 batch or by someone in Dolibarr) are conflicts: left alone unless forced.
 Restored rows get their original row ids back.
 """
+import operator
 from dataclasses import dataclass, field
+from functools import reduce
 
-from peewee import Value, fn
+from peewee import SqliteDatabase, Value, fn
 
-from ..dolibarr.models import Constant, ElementContact, SalesRepLink, database
+from ..dolibarr import doctypes
+from ..dolibarr.models import (
+    DOCUMENT_MODELS, Constant, ElementContact, SalesRepLink, Thirdparty, User, database,
+)
 from ..dolibarr.tool_tables import Batch, BatchContact, BatchSalesRep, BatchSetting
 from . import agenda as agenda_service
 from . import journal, permissions
@@ -41,9 +46,14 @@ def undo(actor, batch_id, entity, schema, dry_run=False, force=False, agenda=Non
         raise LookupError(f"There is no batch #{batch_id} in this company.")
     permissions.require(actor, permissions.MANAGER if original.action == "settings"
                         else permissions.EDITOR)
-    if original.state != "applied":
-        raise UndoRefused(f"Batch #{batch_id} has already been undone ({original.state}).")
+    if original.action == "undo":
+        raise UndoRefused(f"Batch #{batch_id} is an undo: to redo the change, run it again.")
     with database.atomic() as transaction:
+        # Read the state again under a row lock: two undos at once cannot both pass.
+        state = (Batch.select(Batch.state).where(Batch.id == batch_id).for_update().scalar()
+                 if not isinstance(database.obj, SqliteDatabase) else original.state)
+        if state != "applied":
+            raise UndoRefused(f"Batch #{batch_id} has already been undone ({state}).")
         undo_id = journal.start_batch(actor, entity, "undo", {"undo_of": batch_id, "force": force},
                                       f"Undo of #{batch_id}: {original.summary}", undo_of=batch_id)
         conflicts = (_salesreps(batch_id, undo_id, schema, force)
@@ -86,7 +96,15 @@ def _salesreps(batch_id, undo_id, schema, force):
                  & (SalesRepLink.fk_user == Original.fk_user))
     same_pair = ((SalesRepLink.fk_soc == Original.fk_soc)
                  & (SalesRepLink.fk_user == Original.fk_user))
+    still_there = (fn.EXISTS(Thirdparty.select(Thirdparty.rowid)
+                             .where(Thirdparty.rowid == Original.fk_soc))
+                   & fn.EXISTS(User.select(User.rowid).where(User.rowid == Original.fk_user)))
     conflicts = [
+        {"kind": "link", "reason": "removed by the batch; the thirdparty or user is gone since",
+         "thirdparty_id": soc, "user_id": user}
+        for soc, user in Original.select(Original.fk_soc, Original.fk_user).where(
+            Original.batch_id == batch_id, Original.change == "-", ~still_there).tuples()
+    ] + [
         {"kind": "link", "reason": "added by the batch, removed since", "thirdparty_id": soc,
          "user_id": user}
         for soc, user in Original.select(Original.fk_soc, Original.fk_user).where(
@@ -120,7 +138,7 @@ def _salesreps(batch_id, undo_id, schema, force):
     BatchSalesRep.insert_from(
         Original.select(Value(undo_id), Value("+"), Original.link_rowid, Original.fk_soc,
                         Original.fk_user, Original.import_key, Original.type_code)
-        .where(Original.batch_id == batch_id, Original.change == "-",
+        .where(Original.batch_id == batch_id, Original.change == "-", still_there,
                ~fn.EXISTS(SalesRepLink.select(SalesRepLink.rowid).where(same_pair)),
                ~fn.EXISTS(SalesRepLink.select(SalesRepLink.rowid).where(
                    SalesRepLink.rowid == Original.link_rowid))), columns).execute()
@@ -133,7 +151,7 @@ def _salesreps(batch_id, undo_id, schema, force):
         restored = restored.select_extend(fn.COALESCE(BatchSalesRep.type_code, "SALESREPTHIRD"))
         link_columns.append(SalesRepLink.type_code)
     SalesRepLink.insert_from(restored, link_columns).execute()
-    return [] if force else conflicts
+    return [c for c in conflicts if "gone since" in c["reason"]] if force else conflicts
 
 
 # --- document contacts ---------------------------------------------------------
@@ -146,7 +164,18 @@ def _contacts(batch_id, undo_id, force):
     as_written = same_key & (ElementContact.rowid == Original.ec_rowid)
     if not force:
         as_written &= (ElementContact.statut == ACTIVE)
+    document_exists = reduce(operator.or_, (
+        (Original.element == doc_type.element) & fn.EXISTS(
+            DOCUMENT_MODELS[doc_type.element].select(DOCUMENT_MODELS[doc_type.element].rowid)
+            .where(DOCUMENT_MODELS[doc_type.element].rowid == Original.element_id))
+        for doc_type in doctypes.DOC_TYPES))
     conflicts = [
+        {"kind": "contact", "reason": "removed by the batch; the document is gone since",
+         "element": element, "document_id": doc, "user_id": user}
+        for element, doc, user in Original.select(Original.element, Original.element_id,
+                                                  Original.fk_socpeople).where(
+            Original.batch_id == batch_id, Original.change == "-", ~document_exists).tuples()
+    ] + [
         {"kind": "contact", "reason": "added by the batch, removed or changed since",
          "element": element, "document_id": doc, "user_id": user}
         for element, doc, user in Original.select(Original.element, Original.element_id,
@@ -183,7 +212,7 @@ def _contacts(batch_id, undo_id, force):
         Original.select(Value(undo_id), Value("+"), Original.ec_rowid, Original.element,
                         Original.element_id, Original.fk_soc, Original.fk_c_type_contact,
                         Original.fk_socpeople, Original.statut, Original.datecreate)
-        .where(Original.batch_id == batch_id, Original.change == "-",
+        .where(Original.batch_id == batch_id, Original.change == "-", document_exists,
                ~fn.EXISTS(ElementContact.select(ElementContact.rowid).where(same_key)),
                ~fn.EXISTS(ElementContact.select(ElementContact.rowid).where(
                    ElementContact.rowid == Original.ec_rowid))), columns).execute()
@@ -195,7 +224,7 @@ def _contacts(batch_id, undo_id, force):
         [ElementContact.rowid, ElementContact.datecreate, ElementContact.statut,
          ElementContact.element_id, ElementContact.fk_c_type_contact,
          ElementContact.fk_socpeople]).execute()
-    return [] if force else conflicts
+    return [c for c in conflicts if "gone since" in c["reason"]] if force else conflicts
 
 
 # --- settings ------------------------------------------------------------------

@@ -104,7 +104,7 @@ def batch(batch_id):
         return error_response(404, "No such journal entry in this company.")
     page = _page(request.args)
     rows = journal.batch_rows(batch_id, limit=ROWS_PER_PAGE, offset=(page - 1) * ROWS_PER_PAGE)
-    may_undo = found.state == "applied" and current_user.can(
+    may_undo = found.state == "applied" and found.action != "undo" and current_user.can(
         permissions.MANAGER if found.action == "settings" else permissions.EDITOR)
     return render_template("journal/batch.html", batch=journal.batch_summary(found), rows=rows,
                            page=page, per_page=ROWS_PER_PAGE, may_undo=may_undo)
