@@ -25,3 +25,7 @@ check: $(BIN)/.installed  ## what autocontact sees in the configured database
 
 clean:
 	rm -rf $(VENV) instance/demo.sqlite* .pytest_cache test-artifacts
+
+.PHONY: bench
+bench: $(BIN)/.installed  ## issue #8 benchmark on MariaDB and SQLite (large generated Dolibarr); writes docs/benchmarks.md
+	$(BIN)/python -m bench.run

@@ -11,12 +11,14 @@ import re
 import shutil
 import subprocess
 import uuid
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pymysql
 import pytest
 from flask.testing import FlaskClient
+from peewee import IntegerField
 
 from autocontact import create_app
 from autocontact.dolibarr import ddl, demo, models
@@ -341,3 +343,57 @@ def login_as(client, auth, people):
 # --- Browser tests (headless Chromium through Playwright) --------------------
 
 from browser import browser_page, chromium, live_server  # noqa: E402,F401
+
+# --- A document scenario -----------------------------------------------------
+
+TYPES = ("propal", "commande", "facture")
+
+def contact_type_id(element, code="SALESREPFOLL", source="internal"):
+    return models.ContactType.get(element=element, code=code, source=source).rowid
+
+
+def column(model, name):
+    """A column the model does not declare, for inserts that need it."""
+    field_ = IntegerField(column_name=name)
+    field_.bind(model, name, set_attribute=False)
+    return field_
+
+
+@pytest.fixture
+def scenario(db, people):
+    """A customer moved from rep A to rep B; its documents still name A.
+
+    Built on whatever dataset runs: a new thirdparty with proposals, orders and
+    invoices inside and outside the period, open and closed.
+    """
+    a = people.user("rep.a", firstname="Andrea", lastname="Anziani")
+    b = people.user("rep.b", firstname="Beatrice", lastname="Bassi")
+    tid = models.Thirdparty.insert(name="Scenario S.r.l.", entity=1, client=1, status=1).execute()
+    models.SalesRepLink.insert(fk_soc=tid, fk_user=b).execute()
+    docs = {}
+    for element in TYPES + ("contrat",):
+        model = models.DOCUMENT_MODELS[element]
+        for label, day, status in (("in", date(2025, 3, 1), 1), ("in_closed", date(2025, 6, 1), 3
+                                   if element != "contrat" else 2),
+                                   ("before", date(2023, 5, 1), 1), ("undated", None, 1)):
+            values = {model.ref: f"T-{element}-{label}", model.entity: 1, model.fk_soc: tid,
+                      model.status: status, model.date: day}
+            if element == "contrat":  # MariaDB checks this foreign key
+                values[column(model, "fk_user_author")] = a
+            doc_id = model.insert(values).execute()
+            docs[(element, label)] = doc_id
+            models.ElementContact.insert(statut=4, element_id=doc_id, datecreate="2025-01-01 10:00:00",
+                                         fk_c_type_contact=contact_type_id(element),
+                                         fk_socpeople=a).execute()
+    # Another role and an external contact that must stay as they are.
+    sign = contact_type_id("contrat", "SALESREPSIGN")
+    models.ElementContact.insert(statut=4, element_id=docs[("contrat", "in")],
+                                 fk_c_type_contact=sign, fk_socpeople=a).execute()
+    contact = models.Contact.insert({models.Contact.lastname: "Esterno", models.Contact.fk_soc: tid,
+                                     column(models.Contact, "fk_user_creat"): a}).execute()
+    models.ElementContact.insert(statut=4, element_id=docs[("propal", "in")],
+                                 fk_c_type_contact=contact_type_id("propal", "CUSTOMER", "external"),
+                                 fk_socpeople=contact).execute()
+    return {"a": a, "b": b, "tid": tid, "docs": docs, "sign": sign, "contact": contact}
+
+

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 
-from autocontact.dolibarr import models
 from autocontact.services import settings as settings_service
 
 from conftest import PASSWORD, AuthActions, People
@@ -83,7 +82,9 @@ def test_editor_and_manager_from_ldap_groups_without_relogin(ldap):
     })
     ldap.auth.login(uid, LDAP_PASSWORD)
     assert ldap.roles() == ["viewer"]
-    group_cn = lambda dn: dn.split(",")[0].split("=")[1]
+    def group_cn(dn):
+        return dn.split(",")[0].split("=")[1]
+
     ldap.directory.add_member(group_cn(editors), uid)
     assert ldap.roles() == ["editor", "viewer"]
     ldap.directory.add_member(group_cn(managers), uid)

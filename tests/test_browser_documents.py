@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from autocontact.dolibarr import doctypes
 from autocontact.dolibarr.demo import DEMO_PASSWORD, DEMO_SCENARIO
+
 from browser import expect_status, login, shot
 
 TID = DEMO_SCENARIO["thirdparty_rowid"]

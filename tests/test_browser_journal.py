@@ -11,6 +11,7 @@ import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 from autocontact.dolibarr.demo import DEMO_PASSWORD
+
 from browser import login, shot
 
 SEARCH = "milano"

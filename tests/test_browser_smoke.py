@@ -4,6 +4,7 @@ import re
 import sqlite3
 
 from autocontact.dolibarr.demo import DEMO_PASSWORD
+
 from browser import expect_status, login, shot
 
 VALID_DN = "cn=sales-managers,ou=groups,dc=example,dc=com"

@@ -9,6 +9,7 @@ import sqlite3
 from urllib.parse import parse_qs, urlsplit
 
 from autocontact.dolibarr.demo import DEMO_PASSWORD
+
 from browser import expect_status, login, shot
 
 SEARCH = "milano"

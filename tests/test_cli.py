@@ -4,7 +4,6 @@ import json
 from autocontact.cli import salesreps_command
 
 from test_salesreps import reps
-from test_documents import scenario  # noqa: F401  (fixture)
 
 
 def run(app, *args):
@@ -56,6 +55,7 @@ def test_salesreps_refuses_bad_input_and_non_editors(app, db, people):
 
 def test_documents_sync_from_the_command_line(app, db, people, scenario):
     from autocontact.cli import documents_sync
+
     from test_documents import followers
     people.user("cli.boss", admin=1)
     args = ["--ids", str(scenario["tid"]), "--from", "2025-01-01", "--to", "2025-12-31",

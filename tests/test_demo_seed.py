@@ -84,7 +84,7 @@ def test_thirdparties(db):
                    " fk_pays, town, email, datec FROM llx_societe WHERE entity = 1")
     names = [record[0] for record in records]
     assert len(set(names)) == len(names)
-    for name, client, supplier, code_client, code_supplier, status, country, town, email, \
+    for _name, client, supplier, code_client, code_supplier, status, country, town, email, \
             created in records:
         assert client in (0, 1, 2, 3) and supplier in (0, 1) and (client or supplier)
         if client:

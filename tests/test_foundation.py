@@ -4,11 +4,10 @@ import socket
 import pytest
 
 from autocontact import StartupError, create_app
-from autocontact.dolibarr import doctypes
+from autocontact.dolibarr import doctypes, models
 from autocontact.dolibarr.connection import open_database
 from autocontact.dolibarr.ddl import create_dolibarr_tables
 from autocontact.dolibarr.schema import detect
-from autocontact.dolibarr import models
 from autocontact.services import directory
 
 from conftest import SCHEMA_20, make_app
@@ -197,8 +196,9 @@ def test_non_default_prefix_on_sqlite(tmp_path):
 @pytest.mark.parametrize("schema_file", ["23", "20"])
 def test_registry_columns_exist_in_dolibarr_schemas(schema_file):
     """Every table and column the registry names is in Dolibarr's real schema."""
-    from autocontact.dolibarr.ddl import SCHEMA_23, mysql_to_sqlite
     import sqlite3
+
+    from autocontact.dolibarr.ddl import SCHEMA_23, mysql_to_sqlite
     connection = sqlite3.connect(":memory:")
     text = (SCHEMA_23 if schema_file == "23" else SCHEMA_20).read_text()
     for statement in mysql_to_sqlite(text):

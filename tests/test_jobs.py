@@ -6,7 +6,7 @@ from autocontact.dolibarr.tool_tables import Job
 from autocontact.services import jobs
 
 from conftest import AuthActions, People, html, make_app
-from test_documents import followers, scenario  # noqa: F401  (fixture)
+from test_documents import followers
 
 
 def wait_for(client, job_id, seconds=20):

@@ -6,7 +6,6 @@ import json
 from autocontact.dolibarr import models
 
 from conftest import html
-from test_documents import scenario  # noqa: F401  (fixture)
 
 
 def make_batches(client, scenario, people):

@@ -188,7 +188,9 @@ def test_preview_lists_visibility_changes_per_user(client, editor, db, team, som
 ])
 def test_bad_input_is_refused_and_changes_nothing(client, editor, db, team, some_thirdparties,
                                                   payload, field, words):
-    resolve = lambda value: team.get(value, value) if isinstance(value, str) else value
+    def resolve(value):
+        return team.get(value, value) if isinstance(value, str) else value
+
     payload = {key: ([resolve(v) for v in value] if isinstance(value, list) else resolve(value))
                for key, value in payload.items()}
     payload.setdefault("thirdparty_ids", some_thirdparties)

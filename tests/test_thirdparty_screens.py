@@ -8,7 +8,6 @@ from autocontact.services import settings as settings_service
 from conftest import html
 from test_permissions import snapshot
 from test_salesreps import reps
-from test_documents import scenario  # noqa: F401  (fixture)
 
 
 def first_ids(db, count=3):

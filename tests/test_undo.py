@@ -4,7 +4,7 @@ import pytest
 from autocontact.dolibarr import models
 from autocontact.dolibarr.tool_tables import Batch
 
-from test_documents import TYPES, followers, scenario  # noqa: F401  (fixture)
+from test_documents import TYPES, followers
 
 
 def table(model):

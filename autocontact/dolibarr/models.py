@@ -6,7 +6,13 @@ Columns that exist only in some Dolibarr versions are not declared here:
 :mod:`autocontact.dolibarr.schema` detects them on the live database.
 """
 from peewee import (
-    AutoField, CharField, DatabaseProxy, DateTimeField, IntegerField, Model, TextField,
+    AutoField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    IntegerField,
+    Model,
+    TextField,
 )
 
 from . import doctypes

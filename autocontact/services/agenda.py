@@ -61,7 +61,14 @@ UPDATE setting ref to the id. All run in the caller's transaction.
 from datetime import datetime
 
 from peewee import (
-    Cast, CharField, DoubleField, IntegerField, JOIN, Table, Value, fn,
+    JOIN,
+    Cast,
+    CharField,
+    DoubleField,
+    IntegerField,
+    Table,
+    Value,
+    fn,
 )
 
 from ..dolibarr.models import AgendaEvent, Contact, Thirdparty, User

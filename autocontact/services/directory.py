@@ -9,7 +9,12 @@ from peewee import JOIN, Case, fn
 
 from ..dolibarr import doctypes
 from ..dolibarr.models import (
-    DOCUMENT_MODELS, ContactType, ElementContact, SalesRepLink, Thirdparty, User,
+    DOCUMENT_MODELS,
+    ContactType,
+    ElementContact,
+    SalesRepLink,
+    Thirdparty,
+    User,
 )
 
 
@@ -73,7 +78,8 @@ def document_contacts(element, document_ids, source="internal", code=None):
     return result
 
 
-def _count_if(condition):
+def count_if(condition):
+    """SUM of 1 where ``condition`` holds: a count inside a grouped query."""
     return fn.SUM(Case(None, [(condition, 1)], 0))
 
 
@@ -82,10 +88,10 @@ def company_overview(entity):
     kinds = (
         Thirdparty.select(
             fn.COUNT(Thirdparty.rowid).alias("total"),
-            _count_if(Thirdparty.client.in_((1, 3))).alias("customers"),
-            _count_if(Thirdparty.client.in_((2, 3))).alias("prospects"),
-            _count_if(Thirdparty.fournisseur == 1).alias("suppliers"),
-            _count_if(Thirdparty.status == 0).alias("closed"),
+            count_if(Thirdparty.client.in_((1, 3))).alias("customers"),
+            count_if(Thirdparty.client.in_((2, 3))).alias("prospects"),
+            count_if(Thirdparty.fournisseur == 1).alias("suppliers"),
+            count_if(Thirdparty.status == 0).alias("closed"),
         )
         .where(Thirdparty.entity == entity)
         .dicts()

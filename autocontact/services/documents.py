@@ -12,16 +12,22 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from peewee import Case, Value, fn
+from peewee import Value, fn
 
 from ..dolibarr import doctypes
 from ..dolibarr.models import (
-    DOCUMENT_MODELS, ContactType, ElementContact, SalesRepLink, Thirdparty, User, database,
+    DOCUMENT_MODELS,
+    ContactType,
+    ElementContact,
+    SalesRepLink,
+    Thirdparty,
+    User,
+    database,
 )
 from ..dolibarr.tool_tables import Batch, BatchContact
 from . import agenda as agenda_service
 from . import journal, permissions, salesreps
-from .directory import user_entities
+from .directory import count_if, user_entities
 from .salesreps import InvalidRequest
 
 MODES = ("sync", "replace")
@@ -258,7 +264,6 @@ def _type_counts(model, request, entity, selected):
     column = model._meta.columns[request.date_fields[element]]
     period = in_period(model, request.date_fields[element], request.date_from, request.date_to)
     closed = _closed_statuses(model, request)
-    count_if = lambda condition: fn.SUM(Case(None, [(condition, 1)], 0))
     if closed:
         is_closed = model.status.is_null(False) & model.status.in_(closed)
         examined, skipped = count_if(period & ~is_closed), count_if(period & is_closed)
@@ -364,8 +369,8 @@ def _summary(request, entity):
 def _outcome(batch_id, request, entity, selected):
     rows = (BatchContact
             .select(BatchContact.element,
-                    fn.SUM(Case(None, [(BatchContact.change == "+", 1)], 0)).alias("added"),
-                    fn.SUM(Case(None, [(BatchContact.change == "-", 1)], 0)).alias("removed"),
+                    count_if(BatchContact.change == "+").alias("added"),
+                    count_if(BatchContact.change == "-").alias("removed"),
                     fn.COUNT(BatchContact.element_id.distinct()).alias("changed"))
             .where(BatchContact.batch_id == batch_id)
             .group_by(BatchContact.element).dicts())
@@ -475,7 +480,7 @@ def consistency(thirdparty_id, entity, settings, date_from=None, date_to=None):
                 ElementContact.fk_socpeople == SalesRepLink.fk_user)))
         differs = fn.EXISTS(unwanted) | fn.EXISTS(missing)
         counts = (model.select(fn.COUNT(model.rowid).alias("documents"),
-                               fn.SUM(Case(None, [(differs, 1)], 0)).alias("differ"))
+                               count_if(differs).alias("differ"))
                   .where(condition).dicts().get())
         rows.append({"type": doc_type, "contact_type": codes[element],
                      "known_type": contact_type is not None,

@@ -14,15 +14,21 @@ is exactly what applying would do.
 """
 from dataclasses import dataclass, field
 
-from peewee import SQL, Case, JOIN, Value, fn
+from peewee import JOIN, SQL, Value, fn
 
 from ..dolibarr.models import (
-    GroupRight, SalesRepLink, Thirdparty, User, UserGroupMember, UserRight, database,
+    GroupRight,
+    SalesRepLink,
+    Thirdparty,
+    User,
+    UserGroupMember,
+    UserRight,
+    database,
 )
 from ..dolibarr.tool_tables import Batch, BatchSalesRep, BatchSelection
 from . import agenda as agenda_service
 from . import journal, permissions, thirdparties
-from .directory import user_entities
+from .directory import count_if, user_entities
 
 ACTIONS = ("assign", "unassign", "clear", "transfer")
 MAX_IDS = 100_000
@@ -254,7 +260,9 @@ def _removal_condition(request):
 
 
 def _summary(request, users):
-    name = lambda user_id: users[user_id].full_name if user_id in users else f"user {user_id}"
+    def name(user_id):
+        return users[user_id].full_name if user_id in users else f"user {user_id}"
+
     if request.action == "assign":
         verb = "Replace sales reps by" if request.replace else "Assign"
         return f"{verb} {', '.join(name(u) for u in request.user_ids)}"
@@ -381,8 +389,8 @@ def _outcome(batch_id, request, selected, entity):
     rows = BatchSalesRep.select().where(BatchSalesRep.batch_id == batch_id)
     per_user_rows = (BatchSalesRep
                      .select(BatchSalesRep.fk_user,
-                             fn.SUM(Case(None, [(BatchSalesRep.change == "+", 1)], 0)).alias("added"),
-                             fn.SUM(Case(None, [(BatchSalesRep.change == "-", 1)], 0)).alias("removed"))
+                             count_if(BatchSalesRep.change == "+").alias("added"),
+                             count_if(BatchSalesRep.change == "-").alias("removed"))
                      .where(BatchSalesRep.batch_id == batch_id)
                      .group_by(BatchSalesRep.fk_user).dicts())
     per_user = {row["fk_user"]: row for row in per_user_rows}

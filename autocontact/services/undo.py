@@ -13,7 +13,13 @@ from peewee import SqliteDatabase, Value, fn
 
 from ..dolibarr import doctypes
 from ..dolibarr.models import (
-    DOCUMENT_MODELS, Constant, ElementContact, SalesRepLink, Thirdparty, User, database,
+    DOCUMENT_MODELS,
+    Constant,
+    ElementContact,
+    SalesRepLink,
+    Thirdparty,
+    User,
+    database,
 )
 from ..dolibarr.tool_tables import Batch, BatchContact, BatchSalesRep, BatchSetting
 from . import agenda as agenda_service

@@ -5,7 +5,15 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session,
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
     url_for,
 )
 from flask_login import UserMixin, current_user, login_user, logout_user
@@ -16,7 +24,8 @@ from wtforms.validators import DataRequired, Length
 from ..dolibarr.models import User
 from ..extensions import csrf, login_manager
 from ..services import auth as auth_service
-from ..services import ldap_auth, permissions, settings as settings_service
+from ..services import ldap_auth, permissions
+from ..services import settings as settings_service
 from ..services.directory import user_entities
 from .errors import error_response
 

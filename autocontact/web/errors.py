@@ -1,7 +1,6 @@
 """Error responses: JSON under /api/, a page elsewhere, never a traceback."""
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-
 from peewee import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 

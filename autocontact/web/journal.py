@@ -3,12 +3,20 @@ import csv
 import io
 
 from flask import (
-    Blueprint, Response, current_app, flash, redirect, render_template, request, url_for,
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
-from ..services import jobs, journal, permissions, undo as undo_service
+from ..services import jobs, journal, permissions
+from ..services import undo as undo_service
 from ..services.salesreps import InvalidRequest
 from .api import journal_filters
 from .auth import role_required

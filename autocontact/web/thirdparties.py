@@ -13,7 +13,13 @@ from jinja2_fragments.flask import render_block
 from ..dolibarr import doctypes
 from ..dolibarr.models import Thirdparty
 from ..services import (
-    directory, documents, jobs, journal, permissions, salesreps, thirdparties,
+    directory,
+    documents,
+    jobs,
+    journal,
+    permissions,
+    salesreps,
+    thirdparties,
 )
 from .auth import current_settings, role_required
 from .errors import error_response
