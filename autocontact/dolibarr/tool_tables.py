@@ -68,6 +68,8 @@ class BatchSalesRep(DolibarrModel):
 
     class Meta:
         dolibarr_table = "autocontact_batch_salesrep"
+        # Every step of an operation and of its undo finds its rows by these.
+        indexes = ((("batch_id", "change", "link_rowid"), False),)
 
 
 class BatchSelection(DolibarrModel):
@@ -98,7 +100,8 @@ class BatchContact(DolibarrModel):
 
     class Meta:
         dolibarr_table = "autocontact_batch_contact"
-        indexes = ((("batch_id", "change", "element"), False),)
+        indexes = ((("batch_id", "change", "element"), False),
+                   (("batch_id", "change", "ec_rowid"), False))
 
 
 class Job(DolibarrModel):
