@@ -90,8 +90,8 @@ class Size:
 SIZES = {
     "full": Size("full", thirdparties=50_000, users=300, groups=250_000, special_groups=1_250,
                  big_thirdparties=10_000, big_groups=125_000, sample=2_000),
-    "smoke": Size("smoke", thirdparties=500, users=30, groups=2_500, special_groups=25,
-                  big_thirdparties=100, big_groups=1_250, sample=50),
+    "smoke": Size("smoke", thirdparties=200, users=20, groups=1_000, special_groups=25,
+                  big_thirdparties=40, big_groups=500, sample=50),
 }
 
 # The people of the scenarios, as generated user numbers (row id = USER_BASE + n).
@@ -545,7 +545,7 @@ def generate(db, log=print):
         begun = time.perf_counter()
         db.execute(sql)
         timings[label] = time.perf_counter() - begun
-        log(f"  {db.name:7} {label:28} {timings[label]:7.1f} s")
+        log(f"  {db.name:7} {label:32} {timings[label]:7.1f} s")
     begun = time.perf_counter()
     if db.name == "sqlite":
         db.execute("COMMIT")
