@@ -500,7 +500,8 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
         "AUTOCONTACT_INSTANCE_PATH": str(instance)}})
     schema = app.extensions["autocontact.schema"]
     scenario = Scenario(size)
-    result = {"backend": backend_name, "op": op, "runs": runs, "variant": variant}
+    result = {"backend": backend_name, "op": op, "runs": runs, "variant": variant,
+              "load": os.getloadavg()[0]}
 
     if variant == "join-delete":
         result["rewrites"] = rewrite_journal_deletes(database.obj)
@@ -683,6 +684,7 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
                                      "seconds": seconds}
         if backend_name == "mariadb":
             result["explain"] = explain(database, profiles[-1])
+    result["load_end"] = os.getloadavg()[0]
     print(RESULT_TAG + json.dumps(result, default=str), flush=True)
 
 
@@ -1041,6 +1043,11 @@ def machine(size):
     }
 
 
+def load_range(results):
+    loads = [r[key] for r in results for key in ("load", "load_end") if r.get(key) is not None]
+    return f"{min(loads):.1f}–{max(loads):.1f}" if loads else "?"
+
+
 def report(results, runs, size, info, generation, command, wall, timeout):
     gen_lines = []
     for name, (fresh, recorded) in generation.items():
@@ -1064,7 +1071,9 @@ def report(results, runs, size, info, generation, command, wall, timeout):
         f"{info['kernel']}; MariaDB {info['mariadb']} on the same machine, server defaults "
         f"(innodb_buffer_pool_size {info['innodb_buffer_pool_mb']} MB, "
         f"innodb_flush_log_at_trx_commit {info['innodb_flush_log_at_trx_commit']}); SQLite "
-        f"{info['sqlite']}; Python {info['python']}, peewee {info['peewee']}.",
+        f"{info['sqlite']}; Python {info['python']}, peewee {info['peewee']}. Load average "
+        f"(1 min) when the operations started and ended: {load_range(results)} (2 CPUs: above "
+        f"~1 means other work shared the machine).",
         "",
         "Dataset generation:",
         *gen_lines,
