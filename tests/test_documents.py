@@ -214,3 +214,11 @@ def test_transfer_by_filter_with_documents(client, editor, db, scenario, people)
         "documents": {"date_from": "2025-01-01", "date_to": "2025-12-31", "doc_types": list(TYPES)}}).get_json()
     assert body["selected"] == 1 and body["documents"]["documents_changed"] == 6
     assert followers(db, "propal", scenario["docs"][("propal", "in")]) == [c]
+
+
+def test_documents_dated_on_the_first_and_last_day_are_in_the_period(client, editor, db, scenario):
+    """Inclusive bounds on DATE columns (SQLite once compared '2025-03-01' as text with
+    '2025-03-01 00:00:00' and left the first day out)."""
+    body = sync(client, thirdparty_ids=[scenario["tid"]], date_from="2025-03-01",
+                date_to="2025-06-01", dry_run=True).get_json()
+    assert body["per_type"]["propal"]["examined"] == 2  # dated 2025-03-01 and 2025-06-01

@@ -179,8 +179,10 @@ def _has_active_rep(document, entity):
 def in_period(model, column, date_from, date_to):
     """Dated from ``date_from`` to ``date_to`` inclusive, for DATE and DATETIME columns."""
     field_ = model._meta.columns[column]
-    return ((field_ >= date_from.isoformat())
-            & (field_ <= f"{date_to.isoformat()} 23:59:59"))
+    # Bounds as plain text, not converted by the DateTimeField: on SQLite a DATE stored as
+    # '2024-01-01' must compare >= '2024-01-01', not with '2024-01-01 00:00:00'.
+    return ((field_ >= Value(date_from.isoformat(), converter=False))
+            & (field_ <= Value(f"{date_to.isoformat()} 23:59:59", converter=False)))
 
 
 def _closed_statuses(model, request):
