@@ -3,7 +3,8 @@
 Fixtures (made available to every test by conftest.py):
 
 - ``live_server``: a ``LiveServer`` (``base_url``, ``database_path``, ``log``) serving a
-  copy of the demo SQLite database with wsgi.ini, once per test module.
+  copy of the demo SQLite database with wsgi.ini, once per test module. ``serve(path,
+  workdir, **environ)`` starts one over another database or with other settings.
 - ``browser_page``: a fresh Playwright ``Page`` (own context, so own cookies) that fails
   the test at teardown on console errors, uncaught JavaScript errors and failed requests.
   Declare the HTTP error statuses a test provokes with ``expect_status(page, 403)``.
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,17 +64,26 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(sqlite_template, tmp_path_factory):
     """uWSGI with wsgi.ini on a free port, as in production, over a copy of the demo db."""
-    binary = Path(sys.executable).with_name("uwsgi")
-    if not binary.exists():
-        _unavailable("uwsgi is not installed in this virtualenv (pip install -r requirements.txt)")
     workdir = tmp_path_factory.mktemp("live")
     database_path = workdir / "dolibarr.sqlite"
     shutil.copy(sqlite_template, database_path)
+    with serve(database_path, workdir) as server:
+        yield server
+
+
+@contextmanager
+def serve(database_path, workdir, **environ):
+    """uWSGI with wsgi.ini over the SQLite database at ``database_path``, until the end of
+    the ``with``; ``environ``: extra AUTOCONTACT_* settings (e.g. a low
+    AUTOCONTACT_BACKGROUND_ROWS). For module fixtures of their own, like ``live_server``."""
+    binary = Path(sys.executable).with_name("uwsgi")
+    if not binary.exists():
+        _unavailable("uwsgi is not installed in this virtualenv (pip install -r requirements.txt)")
     port = _free_port()
     env = dict(os.environ, AUTOCONTACT_BIND=f"127.0.0.1:{port}",
                AUTOCONTACT_DATABASE_URL=f"sqlite:///{database_path}",
                SECRET_KEY="browser-test-secret",
-               AUTOCONTACT_INSTANCE_PATH=str(workdir / "instance"))
+               AUTOCONTACT_INSTANCE_PATH=str(workdir / "instance"), **environ)
     env.pop("AUTOCONTACT_DOLIBARR_CONF", None)
     log = workdir / "uwsgi.log"
     process = subprocess.Popen(

@@ -119,7 +119,9 @@ class Job(DolibarrModel):
     result = TextField(null=True)             # JSON of the outcome
     batch_id = IntegerField(null=True)
     created_at = DateTimeField()
-    updated_at = DateTimeField()
+    updated_at = DateTimeField()              # heartbeat while running (SQLite: the side file)
+    owner_host = CharField(max_length=255, null=True)  # the worker process running it
+    owner_pid = IntegerField(null=True)
 
     class Meta:
         dolibarr_table = "autocontact_job"
