@@ -29,3 +29,7 @@ clean:
 .PHONY: bench
 bench: $(BIN)/.installed  ## issue #8 benchmark on MariaDB and SQLite (large generated Dolibarr); writes docs/benchmarks.md
 	$(BIN)/python -m bench.run
+
+.PHONY: stress
+stress: $(BIN)/.installed  ## issue #11: 8 clients for 60 s, killed connections, 10,000+ hostile requests (MariaDB)
+	$(BIN)/python -m stress

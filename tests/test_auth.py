@@ -183,11 +183,24 @@ def test_next_only_goes_to_the_apps_own_paths(client, auth, people, target, expe
     assert response.headers["Location"] == expected
 
 
-def test_login_and_logout_need_a_csrf_token(client, people):
+def test_login_and_logout_need_a_csrf_token(client, auth, people):
     people.user("mrossi")
     response = client.post("/login", data={"login": "mrossi", "password": PASSWORD}, csrf=False)
     assert response.status_code == 400
+    auth.login("mrossi")
     assert client.post("/logout", csrf=False).status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+
+
+def test_a_write_after_the_session_ended_goes_to_login_and_back(client, people):
+    """The ended session took its CSRF token along: log in again, not "form expired"."""
+    response = client.post("/thirdparties/mass/assign/preview", data={"ids": ["1"]}, csrf=False,
+                           headers={"HX-Request": "true",
+                                    "HX-Current-URL": "http://localhost/thirdparties?q=x"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/thirdparties?q%3Dx"
+    response = client.post("/logout", csrf=False)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
 def test_security_headers_and_cookie_flags(client, auth, people):

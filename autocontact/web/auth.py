@@ -181,8 +181,14 @@ def init_app(app):
         if request.path.startswith("/api/") and request.authorization is not None:
             # Basic credentials decide who calls, never a cookie riding along.
             g._login_user = _basic_auth_user() or login_manager.anonymous_user()
-        if not is_api_basic_request():
-            csrf.protect()
+        if is_api_basic_request():
+            return None
+        if (request.method not in ("GET", "HEAD", "OPTIONS") and not current_user.is_authenticated
+                and request.endpoint != "auth.login"):
+            # A session that ended (expired, logged out elsewhere) took its CSRF token with
+            # it: send the person to log in and back, rather than a "form expired" error.
+            return login_manager.unauthorized()
+        csrf.protect()
 
     @login_manager.unauthorized_handler
     def _unauthorized():
@@ -224,7 +230,9 @@ def role_required(role):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Sign in with the company login (LDAP) or the Dolibarr password."""
-    form = LoginForm()
+    # The login is a form post: never read a JSON body as the form (Flask-WTF would build
+    # its fields from any JSON value, and a list or a number there was a 500).
+    form = LoginForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"))
     error = None
