@@ -33,3 +33,9 @@ bench: $(BIN)/.installed  ## issue #8 benchmark on MariaDB and SQLite (large gen
 .PHONY: stress
 stress: $(BIN)/.installed  ## issue #11: 8 clients for 60 s, killed connections, 10,000+ hostile requests (MariaDB)
 	$(BIN)/python -m stress
+
+.PHONY: translations
+translations: $(BIN)/.installed  ## extract the messages, merge them into the Italian catalog, compile it
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d translations --statistics

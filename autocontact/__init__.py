@@ -5,10 +5,11 @@ import os
 from pathlib import Path
 
 from flask import Flask, g, request
+from flask_babel import gettext as _
 from peewee import PeeweeException
 from werkzeug.routing import IntegerConverter
 
-from . import config
+from . import config, i18n
 from .config import StartupError
 from .dolibarr import connection, models
 from .dolibarr.schema import SchemaError
@@ -60,8 +61,21 @@ def create_app(test_config=None):
     _init_database(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)
 
-    from .web import api, auth, errors, jobs, journal, main, security, setup, thirdparties
+    from .web import (
+        api,
+        auth,
+        errors,
+        jobs,
+        journal,
+        main,
+        portfolio,
+        reports,
+        security,
+        setup,
+        thirdparties,
+    )
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
@@ -71,6 +85,8 @@ def create_app(test_config=None):
     app.register_blueprint(journal.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(setup.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(portfolio.bp)
 
     @app.template_global()
     def dolibarr_link(path):
@@ -133,8 +149,8 @@ def _init_database(app):
             if request.endpoint == "main.healthz":
                 g.database_error = error.__class__.__name__
                 return None
-            return error_response(503, "The Dolibarr database cannot be reached right now. "
-                                       "Try again in a moment.")
+            return error_response(503, _("The Dolibarr database cannot be reached right now. "
+                                         "Try again in a moment."))
 
     @app.teardown_request
     def _close(exc):

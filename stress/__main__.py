@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import checks, concurrency, faults, live
+from . import checks, concurrency, faults, live, restart
 
 
 def _line(name, figures):
@@ -49,6 +49,23 @@ def scenario_faults(workdir, kills):
         if uwsgi:
             uwsgi.stop()
         server.drop(name)
+
+
+def scenario_restart(workdir, restarts, documents):
+    """On a private MariaDB server: the shared one is never restarted."""
+    reason = live.PrivateMariaDB.unavailable_reason()
+    if reason:
+        return {"problems": [f"a private MariaDB server is needed: {reason}"]}
+    uwsgi = None
+    with live.PrivateMariaDB(workdir / "mariadb") as server:   # always stopped and removed
+        try:
+            name = server.create()
+            uwsgi = live.start_uwsgi(server.url(name), workdir / "restart",
+                                     AUTOCONTACT_BACKGROUND_ROWS="1000")
+            return restart.run(uwsgi, server, name, restarts=restarts, documents=documents)
+        finally:
+            if uwsgi:
+                uwsgi.stop()
 
 
 def _fuzz_app(database_url, instance):
@@ -125,10 +142,15 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--kills", type=int, default=8)
+    parser.add_argument("--restarts", type=int, default=2,
+                        help="restarts of a private MariaDB during a job (SIGTERM, SIGKILL, …)")
+    parser.add_argument("--restart-documents", type=int, default=100_000,
+                        help="proposals whose contacts the restarted job changes")
     parser.add_argument("--fuzz", type=int, default=10_000, help="requests on SQLite")
     parser.add_argument("--fuzz-mariadb", type=int, default=1_500, help="requests on MariaDB")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", choices=["concurrency", "faults", "fuzz", "fuzz-mariadb"],
+    parser.add_argument("--only", choices=["concurrency", "faults", "restart", "fuzz",
+                                           "fuzz-mariadb"],
                         action="append")
     args = parser.parse_args(argv)
     reason = live.unavailable_reason()
@@ -143,6 +165,10 @@ def main(argv=None):
         "faults": (f"Faults: {args.kills} KILLs of the app's connection during a 20,000-contact "
                    "document sync (uWSGI over MariaDB)",
                    lambda: scenario_faults(workdir, args.kills)),
+        "restart": (f"Faults: {args.restarts} restarts of a private MariaDB server during a "
+                    f"background job changing {2 * args.restart_documents:,} contacts "
+                    "(uWSGI over it)",
+                    lambda: scenario_restart(workdir, args.restarts, args.restart_documents)),
         "fuzz": (f"Hostile input: Hypothesis on every route, SQLite demo ({args.fuzz:,}+ requests)",
                  lambda: scenario_fuzz_sqlite(workdir, args.fuzz, args.seed)),
         "fuzz-mariadb": (f"Hostile input: Hypothesis on every route, MariaDB dump "

@@ -79,6 +79,103 @@ class MariaDB:
         self.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+def _binary(name):
+    """A MariaDB server program: on PATH, or in /usr/sbin (not on a user's PATH)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/usr/bin")
+    return found
+
+
+class PrivateMariaDB(MariaDB):
+    """A MariaDB server of our own — its own datadir, socket, pid file and free port —
+    that a scenario may stop, kill and start again. The shared server of
+    AUTOCONTACT_TEST_MYSQL_URL is never touched. ``with PrivateMariaDB(dir) as server``
+    stops it (SIGKILL if it does not stop) and removes its datadir whatever happens."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.datadir = self.workdir / "data"
+        self.error_log = self.workdir / "error.log"
+        self.process = None
+        super().__init__(f"mysql://root@127.0.0.1:{free_port()}")
+
+    @staticmethod
+    def unavailable_reason():
+        missing = [name for name in ("mariadbd", "mariadb-install-db") if not _binary(name)]
+        if missing:
+            return f"{' and '.join(missing)} not found (apt-get install mariadb-server)"
+        return None
+
+    def __enter__(self):
+        try:
+            self.install()
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        self.destroy()
+
+    def install(self):
+        """An empty server: system tables only (no test database)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([_binary("mariadb-install-db"), "--no-defaults",
+                        f"--datadir={self.datadir}", "--user=root", "--skip-test-db",
+                        "--auth-root-authentication-method=normal"],
+                       check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self, timeout=120):
+        """Start the server on the same datadir and port; seconds until it answers."""
+        began = time.monotonic()
+        with open(self.error_log, "a") as log:
+            self.process = subprocess.Popen(
+                [_binary("mariadbd"), "--no-defaults", f"--datadir={self.datadir}",
+                 f"--socket={self.workdir / 'sock'}", f"--pid-file={self.workdir / 'pid'}",
+                 f"--port={self.port}", "--bind-address=127.0.0.1", f"--tmpdir={self.workdir}",
+                 "--user=root", "--skip-grant-tables", "--skip-name-resolve",
+                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
+                 "--innodb-buffer-pool-size=256M", f"--log-error={self.error_log}"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        while True:
+            try:
+                self.execute("SELECT 1")
+                return time.monotonic() - began
+            except pymysql.MySQLError:
+                pass
+            if self.process.poll() is not None or time.monotonic() - began > timeout:
+                self.stop("kill")
+                raise RuntimeError(f"the private mariadbd did not start:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def stop(self, how="term", timeout=300):
+        """Stop the server: ``term`` (SIGTERM, a clean shutdown) or ``kill`` (SIGKILL, a
+        crash: InnoDB recovers at the next start). Seconds until it was gone."""
+        began = time.monotonic()
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        self.process.send_signal(signal.SIGTERM if how == "term" else signal.SIGKILL)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        return time.monotonic() - began
+
+    def destroy(self):
+        """Stop the server (killed if need be) and remove its datadir."""
+        try:
+            self.stop("term", timeout=60)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self, lines=20):
+        try:
+            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
 def unavailable_reason(server=None):
     """Why the live MariaDB scenarios cannot run here, or None."""
     server = server or MariaDB()

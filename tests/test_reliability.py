@@ -6,6 +6,9 @@ The long versions of these scenarios run in ``make stress`` (python -m stress).
 """
 import concurrent.futures
 import logging
+import re
+import shutil
+import threading
 import time
 
 import pytest
@@ -311,3 +314,96 @@ def test_concurrent_clients_on_overlapping_thirdparties(live_mariadb):
     assert figures["problems"] == [], figures
     assert figures["http_500"] == 0 and figures["lost_or_duplicated_rows"] == 0
     assert figures["batches_applied"] > 5 and figures["rows_checked"] > 0
+
+
+# --- MariaDB restarted during a background job (a private server) ------------------------
+
+@pytest.fixture
+def private_mariadb(tmp_path):
+    """A MariaDB server of the test's own, loaded with the dump: it may be restarted."""
+    from conftest import DUMP_23, IN_CI
+    reason = live.PrivateMariaDB.unavailable_reason()
+    if shutil.which("mariadb") is None:
+        reason = "the mariadb client is needed to load Dolibarr's dump"
+    if not DUMP_23.exists():
+        reason = f"Dolibarr dump not found at {DUMP_23}"
+    if reason:
+        pytest.fail(reason) if IN_CI else pytest.skip(reason)
+    with live.PrivateMariaDB(tmp_path / "mariadb") as server:   # stopped and removed after
+        yield server, server.create(label="actest_restart")
+
+
+def _job_thread(job_id):
+    for thread in threading.enumerate():
+        if thread.name == f"autocontact-job-{job_id}":
+            return thread
+    return None
+
+
+@pytest.mark.uses_mariadb
+def test_mariadb_restarted_during_a_background_job(private_mariadb, tmp_path, monkeypatch):
+    """The server is killed (SIGKILL: crash recovery) while a job's transaction changes
+    contacts: nothing of it is in the tables, the job ends failed with its message, the
+    app answers 503 while the server is down and 200 after, without restarting, and the
+    same operation then succeeds. (make stress: uWSGI, SIGTERM and SIGKILL.)"""
+    from autocontact.services import jobs
+    from stress import faults, restart
+    server, name = private_mariadb
+    app = make_app(server.url(name), tmp_path, AUTOCONTACT_BACKGROUND_ROWS="100")
+    x = server.connect(name)
+    body = faults.enlarge(x, documents=20_000)
+    tid = body["thirdparty_ids"][0]
+    before = checks.checksums(x, faults.TABLES)
+    ours = checks.rows(x, "SELECT CONNECTION_ID()")[0][0]
+    x.close()
+    client = app.test_client()
+    assert AuthActions(client).login(live.ADMIN_LOGIN, live.ADMIN_PASSWORD).status_code == 302
+    form = {"date_from": body["date_from"], "date_to": body["date_to"],
+            "doc_types": body["doc_types"], "mode": "sync", "statuses": "all",
+            "predicted": "40000"}
+    started = client.post(f"/thirdparties/{tid}/documents/apply", data=form,
+                          headers={"HX-Request": "true"})
+    job_id = int(restart.JOB.search(started.get_data(as_text=True)).group(1))
+    thread = _job_thread(job_id)
+    assert thread is not None, "the operation did not run as a background job"
+    # Wait until the job writes (its transaction holds changes), then kill the server.
+    x = server.connect(name)
+    deadline = time.monotonic() + 20
+    while not checks.rows(x, "SELECT id FROM information_schema.processlist WHERE db = %s "
+                             "AND id <> %s AND (info LIKE 'DELETE%%' OR info LIKE 'INSERT%%')",
+                          (name, ours)):
+        assert thread.is_alive() and time.monotonic() < deadline, "the job never wrote"
+        time.sleep(0.01)
+    x.close()
+    server.stop("kill")
+    down = client.get("/api/me")
+    assert down.status_code == 503 and "cannot be reached" in down.get_json()["error"]
+    server.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    # Its worker is alive but its heartbeat stops: readers mark it after STALE_AFTER_SECONDS.
+    monkeypatch.setattr(jobs, "STALE_AFTER_SECONDS", 1)
+    deadline = time.monotonic() + 20
+    while True:
+        fragment = client.get(f"/jobs/{job_id}", headers={"HX-Request": "true"})
+        assert fragment.status_code == 200
+        text = fragment.get_data(as_text=True)
+        if 'hx-get="/jobs/' not in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "message-error" in text and "nothing was changed" in text
+    x = server.connect(name)
+    assert checks.rows(x, "SELECT state, batch_id FROM llx_autocontact_job WHERE id = %s",
+                       (job_id,)) == (("failed", None),)
+    assert checks.checksums(x, faults.TABLES) == before
+    x.close()
+    monkeypatch.undo()
+    assert client.get("/api/me").status_code == 200   # the same app, not restarted
+    again = client.post(f"/thirdparties/{tid}/documents/apply", data=form,
+                        headers={"HX-Request": "true"})
+    rerun = int(restart.JOB.search(again.get_data(as_text=True)).group(1))
+    _job_thread(rerun).join(60)
+    done = client.get(f"/jobs/{rerun}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "message-success" in done, done
+    updated = re.search(r"([\d,]+) documents updated", done).group(1)
+    assert int(updated.replace(",", "")) >= 20_000, done

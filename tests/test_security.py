@@ -236,6 +236,146 @@ def test_a_session_planted_before_login_does_not_survive_it(app, client, people)
     assert client.get("/api/me").get_json()["login"] == "victim"
 
 
+# --- server-side sessions: logout ends every copy of the cookie ------------------------
+
+def _copy_cookie(app, client):
+    """Another browser holding a copy of ``client``'s session cookie (what someone could
+    have saved from the network, a shared disk or the browser's profile)."""
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    return copy
+
+
+def _sessions(user_id):
+    from autocontact.dolibarr.tool_tables import LoginSession
+    return list(LoginSession.select().where(LoginSession.user_id == user_id))
+
+
+def test_a_cookie_saved_before_logout_is_refused_after_it(app, client, people, db):
+    user_id = people.user("victim")
+    AuthActions(client).login("victim")
+    saved = _copy_cookie(app, client)
+    assert saved.get("/api/me").get_json()["login"] == "victim"   # the copy works until…
+    [row] = _sessions(user_id)
+    assert client.get_cookie("session") and len(row.token) >= 40
+    assert AuthActions(client).logout().status_code == 302
+    assert _sessions(user_id) == []
+    for browser in (saved, client, _copy_cookie(app, saved)):
+        response = browser.get("/api/me")
+        assert response.status_code == 401, response.get_data(as_text=True)
+        assert response.get_json() == {"error": "Authentication required."}
+        page = browser.get("/journal")
+        assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+        fragment = browser.get("/thirdparties", headers={"HX-Request": "true"})
+        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login")
+    # A write with the copied cookie and its CSRF token goes to login, changes nothing.
+    before = snapshot()
+    response = saved.post("/api/salesreps", json={"action": "clear", "thirdparty_ids": [1],
+                                                  "allow_remove_all": True})
+    assert response.status_code == 401
+    assert snapshot() == before
+
+
+def test_sessions_are_independent_and_a_new_login_ends_the_browsers_previous_one(app, people,
+                                                                               db):
+    user_id = people.user("mrossi")
+    office, laptop = app.test_client(), app.test_client()
+    AuthActions(office).login("mrossi")
+    AuthActions(laptop).login("mrossi")
+    first = _copy_cookie(app, office)
+    assert len(_sessions(user_id)) == 2
+    AuthActions(office).login("mrossi")           # again in the same browser
+    assert len(_sessions(user_id)) == 2
+    assert first.get("/api/me").status_code == 401   # that browser's earlier session ended
+    assert office.get("/api/me").status_code == 200
+    AuthActions(office).logout()
+    assert laptop.get("/api/me").get_json()["login"] == "mrossi"   # the other one goes on
+
+
+def test_a_forged_or_foreign_session_token_signs_nobody_in(app, client, people, db):
+    """Even with the cookie-signing key: the token must be a live row of that very user."""
+    victim = people.user("victim", admin=1)
+    people.user("intruder")
+    intruder = app.test_client()
+    AuthActions(intruder).login("intruder")
+    with intruder.session_transaction() as session:
+        own_token = session["auth_session"]
+    for user_id, token in ((victim, own_token), (victim, "x" * 43), (victim, None),
+                           (victim, ["a"]), (victim, "")):
+        with client.session_transaction() as session:
+            session.clear()
+            session["_user_id"] = str(user_id)
+            if token is not None:
+                session["auth_session"] = token
+        assert client.get("/api/me").status_code == 401, token
+    assert intruder.get("/api/me").get_json()["login"] == "intruder"
+
+
+def test_an_idle_session_ends_on_the_server_and_a_used_one_is_kept_alive(app, client, people,
+                                                                        db):
+    from datetime import datetime, timedelta
+
+    from autocontact.dolibarr.tool_tables import LoginSession
+    user_id = people.user("mrossi")
+    AuthActions(client).login("mrossi")
+    [row] = _sessions(user_id)
+    twenty_minutes_ago = datetime.now().replace(microsecond=0) - timedelta(minutes=20)
+    LoginSession.update(last_seen=twenty_minutes_ago).where(LoginSession.id == row.id).execute()
+    assert client.get("/api/me").status_code == 200
+    [row] = _sessions(user_id)
+    assert row.last_seen > twenty_minutes_ago         # refreshed by use
+    assert client.get("/api/me").status_code == 200   # (not at every request: every 10 min)
+    LoginSession.update(last_seen=datetime.now() - timedelta(hours=8, minutes=1)).where(
+        LoginSession.id == row.id).execute()
+    assert client.get("/api/me").status_code == 401   # idle longer than the cookie's lifetime
+    assert _sessions(user_id) == []
+    # Logging in purges the rows of sessions left idle (browsers closed without logout).
+    LoginSession.insert(token="stale", user_id=user_id, created_at=datetime(2020, 1, 1),
+                        last_seen=datetime(2020, 1, 1)).execute()
+    AuthActions(client).login("mrossi")
+    assert [r.token for r in _sessions(user_id)] != ["stale"] and len(_sessions(user_id)) == 1
+
+
+def test_api_basic_auth_needs_no_session_and_leaves_none(app, client, people, db):
+    import base64
+    user_id = people.user("script")
+    basic = {"Authorization": "Basic " + base64.b64encode(f"script:{PASSWORD}".encode()).decode()}
+    assert client.get("/api/me", headers=basic).get_json()["login"] == "script"
+    assert _sessions(user_id) == []
+
+
+def test_refreshing_a_session_never_waits_for_sqlites_writer_lock(sqlite_database, tmp_path,
+                                                                  password_hash):
+    """A long operation holds SQLite's only writer lock for minutes: requests that would
+    refresh their session's last use go on at once (it is recorded later)."""
+    import sqlite3
+    import time
+    from datetime import datetime, timedelta
+
+    from autocontact.dolibarr.tool_tables import LoginSession
+
+    from conftest import People, make_app
+    app = make_app(sqlite_database, tmp_path)
+    client = app.test_client()
+    user_id = People(app, password_hash).user("mrossi")
+    AuthActions(client).login("mrossi")
+    old = datetime.now().replace(microsecond=0) - timedelta(minutes=30)
+    LoginSession.update(last_seen=old).where(LoginSession.user_id == user_id).execute()
+    writer = sqlite3.connect(sqlite_database.removeprefix("sqlite:///"), timeout=1,
+                             isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")   # what a running operation holds
+        began = time.monotonic()
+        assert client.get("/api/me").status_code == 200
+        assert time.monotonic() - began < 2
+        assert _sessions(user_id)[0].last_seen == old
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert client.get("/api/me").status_code == 200
+    assert _sessions(user_id)[0].last_seen > old
+
+
 # --- headers on every kind of response -----------------------------------------------------
 
 def test_security_headers_on_every_kind_of_response(app, client, login_as, db):

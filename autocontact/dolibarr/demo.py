@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import bcrypt
+from flask_babel import lazy_gettext as _l
 from peewee import Table
 
 from . import doctypes
@@ -78,7 +79,7 @@ _USERS = (
               groups=("Sales",)),
     _UserSpec("ngiordano", "Nicola", "Giordano", "Purchasing"),
     _UserSpec("lfontana", "Laura", "Fontana", "Purchasing", "it_IT"),
-    _UserSpec("cconti", "Chiara", "Conti", "Accountant", "it_IT", groups=("Accounting",)),
+    _UserSpec("cconti", "Chiara", "Conti", "Accountant", groups=("Accounting",)),
     _UserSpec("pmoretti", "Paolo", "Moretti", "Project and service manager"),
     _UserSpec("rgreco", "Roberto", "Greco", "Sales representative (left)",
               groups=("Sales",), active=False),
@@ -113,19 +114,19 @@ _PORTAL_NAME = "Verdi Costruzioni S.r.l."
 
 DEMO_LOGINS = [
     {"login": "admin", "name": _NAMES["admin"],
-     "role_hint": "Dolibarr superadmin (entity 0): editor and manager"},
+     "role_hint": _l("Dolibarr superadmin (entity 0): editor and manager")},
     {"login": "mbianchi", "name": _NAMES["mbianchi"],
-     "role_hint": "Sales manager (group Sales management): an editor once setup names that group"},
+     "role_hint": _l("Sales manager (group Sales management): an editor once setup names that group")},
     {"login": "gferrari", "name": _NAMES["gferrari"],
-     "role_hint": "Sales representative (group Sales)"},
+     "role_hint": _l("Sales representative (group Sales)")},
     {"login": "acolombo", "name": _NAMES["acolombo"],
-     "role_hint": "Sales representative, previous rep of " + _SCENARIO_NAME},
+     "role_hint": _l("Sales representative, previous rep of %(name)s", name=_SCENARIO_NAME)},
     {"login": "cconti", "name": _NAMES["cconti"],
-     "role_hint": "Accountant (group Accounting): viewer"},
+     "role_hint": _l("Accountant (group Accounting): viewer")},
     {"login": "rgreco", "name": _NAMES["rgreco"],
-     "role_hint": "Former sales rep, disabled: login refused"},
+     "role_hint": _l("Former sales rep, disabled: login refused")},
     {"login": "mverdi", "name": _NAMES["mverdi"],
-     "role_hint": "External user of " + _PORTAL_NAME + ": login refused"},
+     "role_hint": _l("External user of %(name)s: login refused", name=_PORTAL_NAME)},
 ]
 
 DEMO_SCENARIO = {
@@ -456,7 +457,7 @@ class _DemoBuilder:
                   ("MAIN_SECURITY_HASH_ALGO", "password_hash", self.entity),
                   ("MAIN_INFO_SOCIETE_NOM", COMPANY_NAME, self.entity),
                   ("MAIN_INFO_SOCIETE_COUNTRY", "3:IT:Italia", self.entity),
-                  ("MAIN_LANG_DEFAULT", "it_IT", self.entity),
+                  ("MAIN_LANG_DEFAULT", "auto", self.entity),  # as Dolibarr installs it
                   ("MAIN_MONNAIE", "EUR", self.entity),
                   ("MAIN_INFO_SOCIETE_NOM", OTHER_COMPANY_NAME, self.other_entity)]
         modules = ("SOCIETE", "PROPALE", "COMMANDE", "FACTURE", "FOURNISSEUR", "SUPPLIERPROPOSAL",

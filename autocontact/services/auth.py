@@ -6,13 +6,16 @@ must then be an active internal Dolibarr user of the entity.
 """
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from peewee import fn
 
 from ..dolibarr.models import User
 from . import ldap_auth, passwords, throttle
 from .directory import user_entities
 
-WRONG_CREDENTIALS = "Wrong login or password."
+WRONG_CREDENTIALS = _l("Wrong login or password.")
 
 
 class LoginRefused(Exception):
@@ -42,14 +45,19 @@ def find_user(login, entity):
     )
 
 
+def may_use(user):
+    """Whether a Dolibarr user may use the tool (checked on every request)."""
+    return user is not None and user.is_internal and user.is_active
+
+
 def refusal_for(user):
     """Why a Dolibarr user may not use the tool, or None when they may."""
     if user is None:
-        return "There is no Dolibarr user with this login in this company."
+        return _("There is no Dolibarr user with this login in this company.")
     if not user.is_internal:
-        return "External users cannot use autocontact."
+        return _("External users cannot use autocontact.")
     if not user.is_active:
-        return "This Dolibarr user is disabled."
+        return _("This Dolibarr user is disabled.")
     return None
 
 
@@ -79,9 +87,9 @@ def authenticate(login, password, *, backends, entity, ldap_settings=None, salt=
     wait = throttle.retry_after(login, address)
     if wait:
         minutes = max(1, round(wait / 60))
-        raise LoginRefused(
-            f"Too many failed attempts. Try again in about {minutes} minute(s)."
-        )
+        raise LoginRefused(ngettext(
+            "Too many failed attempts. Try again in about %(num)s minute.",
+            "Too many failed attempts. Try again in about %(num)s minutes.", minutes))
     if not login or not password or len(login) > 255 or len(password) > 1024:
         throttle.record_failure(login, address)
         raise LoginRefused(WRONG_CREDENTIALS)
@@ -105,7 +113,7 @@ def authenticate(login, password, *, backends, entity, ldap_settings=None, salt=
     if accepted is None:
         throttle.record_failure(login, address)
         if ldap_error and backends == ["ldap"]:
-            raise LoginRefused("The company directory (LDAP) cannot be reached. Try again later.")
+            raise LoginRefused(_("The company directory (LDAP) cannot be reached. Try again later."))
         raise LoginRefused(WRONG_CREDENTIALS)
     reason = refusal_for(accepted.user)
     if reason:

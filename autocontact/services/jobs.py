@@ -26,6 +26,7 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from flask_babel import force_locale, get_locale
 from peewee import PeeweeException, SqliteDatabase
 
 from ..dolibarr import connection, models
@@ -34,8 +35,10 @@ from ..dolibarr.tool_tables import Job
 HEARTBEAT_SECONDS = 5
 STALE_AFTER_SECONDS = 60
 HOST = socket.gethostname()
+# Stored in English, shown in the reader's language (autocontact.i18n.LABELS).
 INTERRUPTED = ("The operation was interrupted (its worker or the database stopped); nothing "
                "was changed — you can run it again.")
+FAILED = "The operation failed and nothing was changed."
 SIDE_TABLE = "job_progress"
 
 log = logging.getLogger(__name__)
@@ -162,10 +165,11 @@ def start(app, job_id, steps, work):
     """
     progress = ProgressWriter(app, job_id, steps)
     database = app.extensions["autocontact.db"]
+    locale = str(get_locale() or "en")  # the phases are written in the user's language
 
     def target():
         try:
-            with app.app_context(), database.connection_context():
+            with app.app_context(), force_locale(locale), database.connection_context():
                 _run(database, job_id, steps, work, progress)
         except Exception:  # the end could not be written: readers will find it stale
             app.logger.exception("background job %s: could not record how it ended", job_id)
@@ -188,11 +192,10 @@ def _run(database, job_id, steps, work, progress):
                 raise Interrupted(job_id)
     except Interrupted:
         log.warning("background job %s was marked interrupted while it ran: rolled back", job_id)
-    except Exception as error:  # the job must end "failed", whatever happened
+    except Exception:  # the job must end "failed", whatever happened
         log.exception("background job %s failed", job_id)
         (Job.update(state="failed", updated_at=_now(),
-                    message=f"The operation failed and nothing was changed: "
-                            f"{error.__class__.__name__}.")
+                    message=FAILED)
          .where(Job.id == job_id, Job.state == "running").execute())
 
 

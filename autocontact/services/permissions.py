@@ -30,6 +30,7 @@ class Actor:
     group_ids: frozenset = frozenset()
     ldap_groups: tuple = ()
     reasons: dict = field(default_factory=dict)
+    lang: str | None = None             # llx_user.lang: the user's Dolibarr language
 
     def can(self, role):
         return role in self.roles
@@ -68,7 +69,7 @@ def compute_roles(user, entity, settings, ldap_groups=None):
     return Actor(
         user_id=user.rowid, login=user.login, full_name=user.full_name,
         is_admin=user.admin == 1, roles=frozenset(roles), group_ids=group_ids,
-        ldap_groups=tuple(sorted(user_dns)), reasons=reasons,
+        ldap_groups=tuple(sorted(user_dns)), reasons=reasons, lang=user.lang,
     )
 
 

@@ -6,7 +6,7 @@ insert), in one transaction with the journal entry that records the change.
 """
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 from peewee import JOIN, fn
@@ -17,7 +17,12 @@ from .ldap_auth import is_valid_dn, normalize_dn
 
 PREFIX = "AUTOCONTACT_"
 # Dolibarr settings autocontact also reads.
-DOLIBARR_KEYS = ("MAIN_SECURITY_SALT", "MAIN_SECURITY_HASH_ALGO")
+DOLIBARR_KEYS = ("MAIN_SECURITY_SALT", "MAIN_SECURITY_HASH_ALGO", "MAIN_LANG_DEFAULT")
+# The modules of the document types, and two that every Dolibarr has switched on (users,
+# thirdparties): when none of these is in llx_const, the database was not set up by
+# Dolibarr's module screens (a bare schema) and no type is hidden.
+MODULE_KEYS = tuple(sorted({doc_type.module_constant for doc_type in doctypes.DOC_TYPES}
+                           | {"MAIN_MODULE_USER", "MAIN_MODULE_SOCIETE"}))
 
 EDITOR_GROUPS = "AUTOCONTACT_EDITOR_GROUPS"
 EDITOR_LDAP_GROUPS = "AUTOCONTACT_EDITOR_LDAP_GROUPS"
@@ -47,6 +52,7 @@ class DocTypeSettings:
     contact_type: str | None      # code in llx_c_type_contact (internal, this element)
     date_field: str               # "document" (its own date) or "creation"
     closed_statuses: tuple        # left alone by the "open documents only" scope
+    force_when_module_disabled: bool = False   # use it even when Dolibarr's module is off
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,39 @@ class Settings:
     default_date_from: date | None = None
     default_date_to: date | None = None
     agenda_events: bool = False
+    # Not a setting: Dolibarr module name -> switched on (MAIN_MODULE_<NAME>), read with the
+    # settings; None when the database has no module constants at all (nothing is hidden).
+    modules: dict | None = field(default=None, compare=False)
+
+    def module_enabled(self, element):
+        """Whether Dolibarr's module of this document type is switched on for the entity."""
+        if self.modules is None:
+            return True
+        return self.modules.get(doctypes.get(element).module, False)
+
+    def available(self, element):
+        """The type can be used: its Dolibarr module is on, or setup forces it."""
+        return (self.module_enabled(element)
+                or self.doc_types[element].force_when_module_disabled)
+
+    def unavailable_reason(self, element):
+        """Why a document type cannot be used right now (None when it can)."""
+        if self.available(element):
+            return None
+        doc_type = doctypes.get(element)
+        return (f"{doc_type.label} ({element}) is unavailable: Dolibarr's "
+                f"{doc_type.module_label} module is disabled ({doc_type.module_constant} is "
+                f"not set for this company). A manager can force the type in setup.")
+
+    def usable(self, element):
+        """Enabled in setup and available in Dolibarr."""
+        return self.doc_types[element].enabled and self.available(element)
+
+    def effective(self):
+        """These settings with every type that cannot be used marked as not enabled."""
+        return replace(self, doc_types={
+            element: replace(value, enabled=self.usable(element))
+            for element, value in self.doc_types.items()})
 
     def default_range(self, today=None):
         """The period the document dialog starts with."""
@@ -75,6 +114,7 @@ class Settings:
     def as_dict(self):
         """The JSON shape of GET /api/settings."""
         body = asdict(self)
+        del body["modules"]
         body["doc_types"] = {
             element: {**asdict(value), "closed_statuses": list(value.closed_statuses)}
             for element, value in self.doc_types.items()
@@ -94,6 +134,7 @@ class Settings:
             values[key + "CONTACT_TYPE"] = value.contact_type or ""
             values[key + "DATE"] = value.date_field
             values[key + "CLOSED"] = json.dumps(list(value.closed_statuses))
+            values[key + "FORCE"] = "1" if value.force_when_module_disabled else "0"
         values[EDITOR_GROUPS] = json.dumps(list(self.editor_groups))
         values[EDITOR_LDAP_GROUPS] = json.dumps(list(self.editor_ldap_groups), ensure_ascii=False)
         values[MANAGER_GROUPS] = json.dumps(list(self.manager_groups))
@@ -124,7 +165,7 @@ def read_constants(entity):
         .where(
             Constant.entity.in_((0, entity)),
             (fn.SUBSTR(Constant.name, 1, len(PREFIX)) == PREFIX)
-            | Constant.name.in_(DOLIBARR_KEYS),
+            | Constant.name.in_(DOLIBARR_KEYS + MODULE_KEYS),
         )
         .order_by(Constant.entity)
         .tuples()
@@ -162,6 +203,7 @@ def from_constants(constants):
             date_field=date_field,
             closed_statuses=(tuple(s for s in _json_list(closed) if type(s) is int)
                              if closed is not None else doc_type.closed_statuses),
+            force_when_module_disabled=constants.get(key + "FORCE") == "1",
         )
     period = constants.get(f"{PREFIX}DEFAULT_PERIOD")
     return Settings(
@@ -178,7 +220,17 @@ def from_constants(constants):
         default_date_from=_date_or_none(constants.get(f"{PREFIX}DEFAULT_DATE_FROM")),
         default_date_to=_date_or_none(constants.get(f"{PREFIX}DEFAULT_DATE_TO")),
         agenda_events=constants.get(f"{PREFIX}AGENDA_EVENTS") == "1",
+        modules=_modules(constants),
     )
+
+
+def _modules(constants):
+    """Dolibarr's modules as Conf::setValues reads them: on when the value is not empty or
+    "0" (the entity's row wins over entity 0's); None without any module constant."""
+    if not any(name in constants for name in MODULE_KEYS):
+        return None
+    return {name.removeprefix("MAIN_MODULE_"): constants.get(name) not in (None, "", "0")
+            for name in MODULE_KEYS}
 
 
 def load(entity):
@@ -256,7 +308,7 @@ def apply_changes(current, payload, available):
     if not isinstance(payload, dict):
         raise SettingsInvalid({"": "Send a JSON object of settings."})
     errors, changes = {}, {}
-    known = set(Settings.__dataclass_fields__)
+    known = set(Settings.__dataclass_fields__) - {"modules"}
     for name in payload:
         if name not in known:
             errors[name] = f"Unknown setting '{name}'."
@@ -280,8 +332,8 @@ def apply_changes(current, payload, available):
             if key not in merged:
                 errors[f"{path}.{key}"] = f"Unknown field '{key}'."
                 continue
-            if key == "enabled":
-                item = _as_bool(item, f"{path}.enabled", errors)
+            if key in ("enabled", "force_when_module_disabled"):
+                item = _as_bool(item, f"{path}.{key}", errors)
             elif key == "contact_type":
                 codes = available.contact_codes(element)
                 if item in ("", None):

@@ -4,9 +4,12 @@ from datetime import date
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 
+from ..dolibarr import doctypes
 from ..services import documents as documents_service
 from ..services import journal as journal_service
 from ..services import permissions
+from ..services import portfolio as portfolio_service
+from ..services import reports as reports_service
 from ..services import salesreps as salesreps_service
 from ..services import settings as settings_service
 from ..services import thirdparties as thirdparties_service
@@ -44,6 +47,13 @@ def _settings_body(settings):
                           for element, rows in available.contact_types.items()},
         "groups": available.groups,
     }
+    # Read-only: whether Dolibarr's module of each type is on, and so whether it can be used.
+    body["availability"] = {
+        doc_type.element: {"module_constant": doc_type.module_constant,
+                           "module_enabled": settings.module_enabled(doc_type.element),
+                           "available": settings.available(doc_type.element),
+                           "reason": settings.unavailable_reason(doc_type.element)}
+        for doc_type in doctypes.DOC_TYPES}
     return body
 
 
@@ -99,6 +109,65 @@ def documents_sync():
     """Make document follow-up contacts match the thirdparties' sales reps (editors)."""
     return _operation(documents_service.parse_request, lambda parsed, entity, dry_run:
                       documents_service.run(current_user, parsed, entity, dry_run=dry_run))
+
+
+REPORT_PARAMETERS = {"date_from", "date_to", "doc_types", "page", "per_page"}
+PORTFOLIO_PARAMETERS = {"date_from", "date_to", "doc_types", "thirdparty_page", "document_page",
+                        "per_page"}
+
+
+def _unknown_parameter(values, known):
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise salesreps_service.InvalidRequest(
+            f"Unknown parameter '{unknown[0][:40]}': use {', '.join(sorted(known))}.", unknown[0])
+
+
+@bp.route("/reports/consistency")
+@login_required
+def consistency_report():
+    """The company-wide consistency report, with the same figures as its page.
+
+    ?date_from=&date_to= (default: setup's period), doc_types= (comma-separated or
+    repeated; default: every usable type), page= and per_page= (up to 1000) for the
+    thirdparty list. docs/api.md describes the answer.
+    """
+    entity = current_app.config["ENTITY"]
+    try:
+        _unknown_parameter(request.args, REPORT_PARAMETERS)
+        parsed = reports_service.parse_request(request.args, entity, current_settings())
+        page = reports_service.parse_page(request.args)
+        per_page = reports_service.parse_page(request.args, "per_page", 100,
+                                              reports_service.MAX_PER_PAGE)
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    return jsonify(reports_service.consistency_report(parsed, entity, page, per_page).as_dict())
+
+
+@bp.route("/users/<id:user_id>/portfolio")
+@login_required
+def user_portfolio(user_id):
+    """A user's portfolio, with the same figures as its page (viewers and up).
+
+    ?date_from=&date_to=, doc_types=, thirdparty_page=, document_page=, per_page= (up
+    to 1000) for its two lists. docs/api.md describes the answer.
+    """
+    entity = current_app.config["ENTITY"]
+    user = portfolio_service.find_user(user_id, entity)
+    if user is None:
+        return error_response(404, f"There is no internal user {user_id} in this company.")
+    try:
+        _unknown_parameter(request.args, PORTFOLIO_PARAMETERS)
+        parsed = reports_service.parse_request(request.args, entity, current_settings())
+        thirdparty_page = reports_service.parse_page(request.args, "thirdparty_page")
+        document_page = reports_service.parse_page(request.args, "document_page")
+        per_page = reports_service.parse_page(request.args, "per_page", 100,
+                                              reports_service.MAX_PER_PAGE)
+    except salesreps_service.InvalidRequest as invalid:
+        return bad_request(str(invalid), invalid.field)
+    result = portfolio_service.portfolio(user, parsed, entity, thirdparty_page, document_page,
+                                         per_page)
+    return jsonify(result.as_dict())
 
 
 def journal_filters(values):

@@ -1,6 +1,15 @@
-"""Login, logout, and who the current user is on every request."""
+"""Login, logout, and who the current user is on every request.
+
+Sessions live in the signed cookie, and each also has a row on the server
+(``LoginSession``) whose random token the cookie carries: logout deletes the row,
+so a cookie copied before the logout no longer signs anyone in. The row is read in
+the same query as the user on every request, and refreshed every few minutes.
+"""
+import re
+import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -16,13 +25,18 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from peewee import PeeweeException, SqliteDatabase
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..dolibarr import connection, models
 from ..dolibarr.models import User
+from ..dolibarr.tool_tables import LoginSession
 from ..extensions import csrf, login_manager
+from ..i18n import LABELS
 from ..services import auth as auth_service
 from ..services import ldap_auth, permissions
 from ..services import settings as settings_service
@@ -113,7 +127,7 @@ def _actor_for(user, backend, login, ldap_groups=None):
     read again from LDAP (when setup lists LDAP groups), so a change of group
     applies at the next request.
     """
-    if user is None or auth_service.refusal_for(user):
+    if not auth_service.may_use(user):
         return None
     settings = current_settings()
     if backend == "ldap" and ldap_groups is None and (
@@ -125,14 +139,89 @@ def _actor_for(user, backend, login, ldap_groups=None):
     return CurrentUser(**vars(actor))
 
 
+# --- Server-side sessions -----------------------------------------------------------
+
+SESSION_KEY = "auth_session"    # the cookie's token of its LoginSession row
+TOUCH_SECONDS = 600             # last_seen is refreshed at most this often
+# Lower-case hex: MariaDB compares the column without case and without trailing spaces.
+TOKEN = re.compile(r"[0-9a-f]{64}")
+
+
+def _now():
+    return datetime.now().replace(microsecond=0)
+
+
+def _idle_limit():
+    return timedelta(seconds=current_app.permanent_session_lifetime.total_seconds())
+
+
+def _open_session(user_id):
+    """A new server-side session for ``user_id``; its token goes into the cookie.
+
+    Sessions idle for longer than the session lifetime are purged on the way (their
+    cookies have expired too).
+    """
+    now = _now()
+    LoginSession.delete().where(LoginSession.last_seen < now - _idle_limit()).execute()
+    token = secrets.token_hex(32)
+    LoginSession.insert(token=token, user_id=user_id, created_at=now, last_seen=now).execute()
+    return token
+
+
+def _end_session(token):
+    if isinstance(token, str) and TOKEN.fullmatch(token):
+        LoginSession.delete().where(LoginSession.token == token).execute()
+
+
+def _touch_session(session_id, now):
+    """Record that the session is in use. Never makes the request wait or fail: on
+    SQLite a long operation may hold the only writer lock, so this gives up at once
+    (the next request tries again); the session stays valid meanwhile."""
+    query = LoginSession.update(last_seen=now).where(LoginSession.id == session_id)
+    database = models.database.obj
+    try:
+        if isinstance(database, SqliteDatabase) and database.database not in ("", ":memory:"):
+            short = connection.open_database(f"sqlite:///{database.database}", timeout=0.2)
+            with short.connection_context():
+                query.execute(short)
+        else:
+            query.execute()
+    except PeeweeException as error:
+        current_app.logger.info("session %s: last use not recorded (%s)", session_id, error)
+
+
 @login_manager.user_loader
 def load_user(user_id):
-    """Reload the Dolibarr user each request, so changes apply at once."""
-    if not str(user_id).isdecimal():
+    """Reload the Dolibarr user each request, so changes apply at once — with its
+    server-side session, in the same query: no session row (logged out), no user."""
+    token = session.get(SESSION_KEY)
+    if not str(user_id).isdecimal() or not isinstance(token, str) or not TOKEN.fullmatch(token):
         return None
-    user = User.get_or_none(User.rowid == int(user_id),
-                            User.entity.in_(user_entities(current_app.config["ENTITY"])))
+    user = (User.select(User, LoginSession.id.alias("session_id"),
+                        LoginSession.last_seen.alias("session_last_seen"))
+            .join(LoginSession, on=(LoginSession.user_id == User.rowid))
+            .where(User.rowid == int(user_id), LoginSession.token == token,
+                   User.entity.in_(user_entities(current_app.config["ENTITY"])))
+            .objects().first())
+    if user is None:
+        return None
+    now = _now()
+    last_seen = _as_datetime(user.session_last_seen)
+    if last_seen is None or now - last_seen > _idle_limit():
+        _end_session(token)
+        return None
+    if now - last_seen >= timedelta(seconds=TOUCH_SECONDS):
+        _touch_session(user.session_id, now)
     return _actor_for(user, session.get("auth_backend"), session.get("auth_login"))
+
+
+def _as_datetime(value):
+    if isinstance(value, datetime) or value is None:
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def _basic_auth_user():
@@ -193,7 +282,7 @@ def init_app(app):
     @login_manager.unauthorized_handler
     def _unauthorized():
         if request.path.startswith("/api/"):
-            response = jsonify(error=g.get("auth_refusal") or "Authentication required.")
+            response = jsonify(error=str(g.get("auth_refusal") or _("Authentication required.")))
             response.headers["WWW-Authenticate"] = 'Basic realm="autocontact"'
             return response, 401
         next_path = request.full_path.rstrip("?")
@@ -208,7 +297,7 @@ def init_app(app):
             response.headers["HX-Redirect"] = url_for("auth.login", next=safe_next(next_path))
             return response
         if request.path != "/":
-            flash("Please log in to continue.", "info")
+            flash(_("Please log in to continue."), "info")
         return redirect(url_for("auth.login", next=safe_next(next_path)))
 
 
@@ -220,7 +309,7 @@ def role_required(role):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.can(role):
-                return error_response(403, f"You need the {role} role for this.")
+                return error_response(403, _("You need the %(role)s role for this.", role=LABELS[role]))
             return view(*args, **kwargs)
         wrapped.required_role = role  # lets tests walk every route with its role
         return wrapped
@@ -243,13 +332,16 @@ def login():
         except auth_service.LoginRefused as refused:
             error, status = str(refused), 401
         else:
-            # A fresh session at login: nothing from before survives (fixation).
+            # A fresh session at login: nothing from before survives (fixation), and
+            # the session this browser had before, if any, ends on the server too.
+            _end_session(session.get(SESSION_KEY))
             session.clear()
             session.permanent = True
             session["auth_backend"] = result.backend
             session["auth_login"] = form.login.data.strip()
             actor = _actor_for(result.user, result.backend, form.login.data.strip(),
                                result.ldap_groups)
+            session[SESSION_KEY] = _open_session(actor.user_id)
             login_user(actor)
             return redirect(safe_next(form.next.data) or url_for("main.index"))
     elif request.method == "POST":
@@ -263,8 +355,11 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End the session."""
+    """End the session, on the server first: a copy of the cookie stops working too.
+    (If the database cannot be reached, this is a 503 and the session goes on: the
+    person is not told they are logged out when they are not.)"""
+    _end_session(session.get(SESSION_KEY))
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -21,9 +21,12 @@ import random
 import time
 
 from flask import current_app, jsonify, render_template, request
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError, PeeweeException
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..services.permissions import PermissionDenied
 
@@ -45,12 +48,19 @@ CONNECTION_LOST = {
 }
 RETRY_AFTER_SECONDS = 5
 
-CONFLICT_MESSAGE = ("Someone changed the same data at the same moment. "
-                    "Nothing was applied: look again and retry.")
-BUSY_MESSAGE = ("The data is being changed by another operation right now. "
-                "Nothing was applied: try again in a moment.")
-UNREACHABLE_MESSAGE = ("The connection to the Dolibarr database was lost. "
-                       "Nothing was applied: try again in a moment.")
+CONFLICT_MESSAGE = _l("Someone changed the same data at the same moment. "
+                      "Nothing was applied: look again and retry.")
+BUSY_MESSAGE = _l("The data is being changed by another operation right now. "
+                  "Nothing was applied: try again in a moment.")
+UNREACHABLE_MESSAGE = _l("The connection to the Dolibarr database was lost. "
+                         "Nothing was applied: try again in a moment.")
+# Werkzeug's own descriptions, in the reader's language.
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood."),
+    404: _l("This page does not exist."),
+    405: _l("This address does not accept this kind of request."),
+    500: _l("Something went wrong on the server. Nothing was applied; the error is logged."),
+}
 
 
 def wants_json():
@@ -61,6 +71,7 @@ def wants_json():
 
 def error_response(status, message, **extra):
     """Render an error the way the caller can read it."""
+    message = str(message)  # a lazily translated text becomes the reader's language here
     if wants_json():
         return jsonify(error=message, **extra), status
     template = "errors/error.html"
@@ -203,8 +214,8 @@ def init_app(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return error_response(400, "The form has expired or lacks its security token. "
-                                   "Reload the page and try again.")
+        return error_response(400, _("The form has expired or lacks its security token. "
+                                     "Reload the page and try again."))
 
     @app.errorhandler(PermissionDenied)
     def permission_denied(error):
@@ -213,7 +224,7 @@ def init_app(app):
     @app.errorhandler(DataError)
     def data_error(error):
         app.logger.warning("value refused by the database: %s", error)
-        return error_response(400, "A value is too long or out of range for the database.")
+        return error_response(400, _("A value is too long or out of range for the database."))
 
     @app.errorhandler(IntegrityError)
     def integrity_error(error):
@@ -232,18 +243,21 @@ def init_app(app):
         # json.loads on a body nested thousands of levels deep (get_json(silent=True)
         # only swallows ValueError): the input is at fault, not the server.
         app.logger.warning("input nested too deeply on %s %s", request.method, request.path)
-        return error_response(400, "The request body is nested too deeply.")
+        return error_response(400, _("The request body is nested too deeply."))
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
         limit = app.config.get("MAX_CONTENT_LENGTH") or 0
-        return error_response(413, f"The request is too large (at most {limit // 1024:,} KiB).")
+        return error_response(413, _("The request is too large (at most %(size)s KiB).",
+                                     size=format_decimal(limit // 1024)))
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        return error_response(error.code, error.description or error.name)
+        default = error.description == type(error).description
+        message = HTTP_MESSAGES.get(error.code) if default else error.description
+        return error_response(error.code, message or error.name)
 
     @app.errorhandler(Exception)
     def unexpected_error(error):
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return _safe_error_response(500, InternalServerError.description)
+        return _safe_error_response(500, HTTP_MESSAGES[500])

@@ -2,6 +2,7 @@
 import json
 
 from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
 from flask_login import login_required
 from jinja2_fragments.flask import render_block
 
@@ -27,7 +28,7 @@ def progress(job_id):
     """One job's progress (any worker answers: the state is in the database)."""
     job = jobs.get(job_id, current_app.config["ENTITY"])
     if job is None:
-        return error_response(404, "No such background operation.")
+        return error_response(404, _("No such background operation."))
     return progress_response(job)
 
 
@@ -37,6 +38,6 @@ def page(job_id):
     """The same as a page of its own, for a link from the journal."""
     job = jobs.get(job_id, current_app.config["ENTITY"])
     if job is None:
-        return error_response(404, "No such background operation.")
+        return error_response(404, _("No such background operation."))
     result = json.loads(job.result) if job.result else None
-    return render_template("jobs/progress.html", job=job, result=result)
+    return render_template("jobs/progress.html", job=job, result=result, standalone=True)

@@ -1,10 +1,6 @@
 """The journal: what autocontact changed, batch by batch; CSV export; undo."""
-import csv
-import io
-
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -20,6 +16,7 @@ from ..services import undo as undo_service
 from ..services.salesreps import InvalidRequest
 from .api import journal_filters
 from .auth import role_required
+from .csv_export import csv_response
 from .errors import error_response
 
 bp = Blueprint("journal", __name__, url_prefix="/journal")
@@ -28,22 +25,6 @@ FILTER_KEYS = ("user", "action", "since", "until", "thirdparty_id", "page")
 ROWS_PER_PAGE = 200
 CSV_COLUMNS = ("kind", "change", "thirdparty_id", "thirdparty", "element", "document_id",
                "document", "user_id", "user", "contact_type", "row_id", "name", "before", "after")
-
-
-def _csv_safe(value):
-    """Cells that a spreadsheet would run as a formula are quoted (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv(filename, header, rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_safe(value) for value in row])
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _page(values):
@@ -89,7 +70,7 @@ def index_csv():
             journal.find_batches(current_app.config["ENTITY"], **filters).iterator())
     counts = ("thirdparties", "links_added", "links_removed", "documents_changed",
               "contacts_added", "contacts_removed")
-    return _csv("autocontact-journal.csv",
+    return csv_response("autocontact-journal.csv",
                 ("batch", "when", "user", "action", "summary", "state", "undo_of") + counts,
                 ((b["id"], b["created_at"], b["user"], b["action"], b["summary"], b["state"],
                   b["undo_of"], *(b["counts"][c] for c in counts)) for b in rows))
@@ -125,7 +106,7 @@ def batch_csv(batch_id):
     if _batch_or_404(batch_id) is None:
         return error_response(404, "No such journal entry in this company.")
     rows = journal.batch_rows(batch_id, limit=10_000_000)
-    return _csv(f"autocontact-batch-{batch_id}.csv", CSV_COLUMNS,
+    return csv_response(f"autocontact-batch-{batch_id}.csv", CSV_COLUMNS,
                 ([row.get(column) for column in CSV_COLUMNS] for row in rows))
 
 

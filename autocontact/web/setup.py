@@ -27,6 +27,7 @@ def _doc_types_payload(form):
             "contact_type": form.get(f"{doc_type.element}-contact_type", ""),
             "date_field": form.get(f"{doc_type.element}-date_field", ""),
             "closed_statuses": form.getlist(f"{doc_type.element}-closed"),
+            "force_when_module_disabled": f"{doc_type.element}-force" in form,
         }
         for doc_type in doctypes.DOC_TYPES
     }}

@@ -52,7 +52,8 @@ def index():
     page = thirdparties.list_page(criteria, entity)
     body, status = _render(LIST, "results", page=page, criteria=criteria,
                            users=directory.internal_users(entity),
-                           allow_remove_all=current_settings().allow_remove_all)
+                           allow_remove_all=current_settings().allow_remove_all,
+                           select_all=request.args.get("select") == "all")
     response = current_app.make_response((body, status))
     if request.headers.get("HX-Request") and request.headers.get("HX-Trigger") != "results":
         # Push the tidy URL of this state, without the form's empty fields (not when the
@@ -92,14 +93,23 @@ def card(thirdparty_id):
         return error_response(400, "The period is not valid: use dates written YYYY-MM-DD, "
                                    "the end after the start.")
     reps = directory.sales_reps([thirdparty_id], entity).get(thirdparty_id, [])
-    panel = documents.consistency(thirdparty_id, entity, settings, date_from, date_to)
+    # Types whose Dolibarr module is off (and not forced in setup) are left out, as in the dialog.
+    panel = documents.consistency(thirdparty_id, entity, settings.effective(), date_from, date_to)
     history = list(journal.find_batches(entity, thirdparty_id=thirdparty_id).limit(20))
     return _render("thirdparties/card.html", "consistency", thirdparty=thirdparty, reps=reps,
                    panel=panel, date_from=date_from, date_to=date_to, history=history)
 
 
-def _documents_payload(thirdparty_id, values):
-    payload = {"thirdparty_ids": [thirdparty_id],
+def _selection_payload(values):
+    """The thirdparties a dialog is about: the list's ticked rows, or scope=filter and the
+    list's filter (no criteria: every thirdparty of the company)."""
+    if values.get("scope") == "filter":
+        return {"filter": {key: values.get(key, "") for key in thirdparties.FILTER_KEYS}}
+    return {"thirdparty_ids": values.getlist("ids")}
+
+
+def _documents_payload(selection, values):
+    payload = {**selection,
                "date_from": values.get("date_from", ""), "date_to": values.get("date_to", ""),
                "doc_types": values.getlist("doc_types"),
                "mode": values.get("mode", "sync"), "statuses": values.get("statuses", "all")}
@@ -110,6 +120,8 @@ def _documents_payload(thirdparty_id, values):
 
 
 def _documents_dialog(thirdparty, stage, status=200, **context):
+    """The document update dialog, for one thirdparty or (``thirdparty`` None) for a
+    selection of the list."""
     entity = current_app.config["ENTITY"]
     settings = current_settings()
     default_from, default_to = settings.default_range()
@@ -142,14 +154,54 @@ def documents_apply(thirdparty_id):
 
 
 def _documents_run(thirdparty_id, stage):
-    thirdparty = _thirdparty_or_404(thirdparty_id)
+    return _run_documents(_thirdparty_or_404(thirdparty_id), {"thirdparty_ids": [thirdparty_id]},
+                          stage)
+
+
+@bp.route("/documents", methods=["GET", "POST"])
+@role_required(permissions.EDITOR)
+def selection_documents():
+    """The "Update document contacts" dialog for a selection of the list (ticked rows or
+    every thirdparty matching a filter), the period and types filled in from the URL."""
     entity = current_app.config["ENTITY"]
     try:
-        parsed = documents.parse_request(_documents_payload(thirdparty_id, request.form), entity,
+        chosen = salesreps.parse_selection(_selection_payload(request.values), entity)
+    except salesreps.InvalidRequest as invalid:
+        return _documents_dialog(None, "error", 400, error=str(invalid))
+    return _documents_dialog(None, "choose",
+                             selected_count=salesreps.selection(chosen, entity).count())
+
+
+@bp.route("/documents/preview", methods=["POST"])
+@role_required(permissions.EDITOR)
+def selection_documents_preview():
+    """What a document update of a selection would change (a dry run). Editors only:
+    unlike one thirdparty's preview, a selection may be the whole company."""
+    return _run_documents(None, _selection_payload(request.form), "preview")
+
+
+@bp.route("/documents/apply", methods=["POST"])
+@role_required(permissions.EDITOR)
+def selection_documents_apply():
+    """Apply a document update to a selection (editors)."""
+    return _run_documents(None, _selection_payload(request.form), "apply")
+
+
+def _run_documents(thirdparty, selection, stage):
+    entity = current_app.config["ENTITY"]
+    try:
+        parsed = documents.parse_request(_documents_payload(selection, request.form), entity,
                                          current_settings())
     except salesreps.InvalidRequest as invalid:
+        count = None
+        if thirdparty is None:  # the selection itself may be what is wrong
+            try:
+                chosen = salesreps.parse_selection(selection, entity)
+            except salesreps.InvalidRequest as bad_selection:
+                return _documents_dialog(None, "error", 400, error=str(bad_selection))
+            count = salesreps.selection(chosen, entity).count()
         return _documents_dialog(thirdparty, "choose", 400, error=str(invalid),
-                                 field=invalid.field)
+                                 field=invalid.field, selected_count=count)
     page = request.form.get("page", "1")
     page = int(page) if page.isdecimal() and 0 < int(page) < 100000 else 1
     if stage == "apply" and _long(request.form):
@@ -157,11 +209,15 @@ def _documents_run(thirdparty_id, stage):
         return _background("documents", parsed.params(), documents.progress_steps(parsed),
                            lambda progress: documents.run(actor, parsed, entity,
                                                           progress=progress),
-                           f"Update document contacts of {thirdparty.name}")
+                           f"Update document contacts of {thirdparty.name}" if thirdparty
+                           else "Update document contacts")
     outcome = documents.run(current_user, parsed, entity, dry_run=(stage == "preview"),
                             page=page)
+    count = (None if thirdparty
+             else salesreps.selection(parsed.selection, entity).count())
     body, status = _documents_dialog(thirdparty, "preview" if stage == "preview" else "done",
-                                     outcome=outcome, page=page, parsed=parsed)
+                                     outcome=outcome, page=page, parsed=parsed,
+                                     selected_count=count)
     response = current_app.make_response((body, status))
     if stage == "apply" and outcome.batch_id:
         response.headers["HX-Trigger"] = "documents-changed"
@@ -185,11 +241,7 @@ def _background(kind, params, steps, work, label):
 
 def _payload(action, values):
     """The API-shaped request from the dialog's fields (selection included)."""
-    payload = {"action": action}
-    if values.get("scope") == "filter":
-        payload["filter"] = {key: values.get(key, "") for key in thirdparties.FILTER_KEYS}
-    else:
-        payload["thirdparty_ids"] = values.getlist("ids")
+    payload = {"action": action, **_selection_payload(values)}
     if action in ("assign", "unassign"):
         payload["user_ids"] = values.getlist("user_ids")
         payload["replace"] = values.get("replace") == "1"

@@ -1,0 +1,217 @@
+"""End to end in headless Chromium under uWSGI: company (LDAP) login, a session that
+expires in the middle of a dialog, every screen labelled and readable, and the main
+flow in Italian with no English left on the screens."""
+import shutil
+import sqlite3
+
+import i18n_check
+import pytest
+
+from autocontact.dolibarr.demo import DEMO_PASSWORD
+
+from browser import expect_status, login, serve, shot
+
+LDAP_PASSWORD = "Company-pass-7"
+
+# Runs in the page: every control has an accessible name; text contrast is at least
+# 4.5:1 (3:1 for large text) against the first opaque background behind it (WCAG AA).
+AUDIT = """() => {
+  const problems = [];
+  const visible = el => el.offsetParent !== null || el.tagName === 'DIALOG';
+  const named = el => {
+    if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return true;
+    if (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`)) return true;
+    if (el.closest('label')) return true;
+    if (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) && el.textContent.trim()) return true;
+    return Boolean(el.getAttribute('title'));
+  };
+  for (const el of document.querySelectorAll(
+      'input:not([type=hidden]), select, textarea, button, a[href], summary')) {
+    if (visible(el) && !named(el)) problems.push('no accessible name: ' + el.outerHTML.slice(0, 120));
+  }
+  const rgb = text => (text.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const color = rgb(getComputedStyle(el).backgroundColor);
+      if (color.length >= 3 && (color.length === 3 || color[3] > 0.5)) return color;
+    }
+    return [255, 255, 255];
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || seen.has(el) || !visible(el)) continue;
+    if (el.closest('.visually-hidden, [hidden], option')) continue;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    const [l1, l2] = [luminance(rgb(style.color)), luminance(background(el))];
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`contrast ${ratio.toFixed(2)}: "${el.textContent.trim().slice(0, 40)}"`);
+  }
+  return problems;
+}"""
+
+
+def audit(page):
+    problems = page.evaluate(AUDIT)
+    assert problems == [], f"{page.url}:\n" + "\n".join(problems)
+
+
+# --- Company login (LDAP) ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ldap_server_app(sqlite_template, tmp_path_factory, ldap_directory):
+    """uWSGI configured like a Dolibarr with $dolibarr_main_authentication='ldap,dolibarr'."""
+    try:
+        ldap_directory.add_user("gferrari", LDAP_PASSWORD, cn="Giulia Ferrari")
+    except Exception:  # already there from an earlier module: set the password again
+        ldap_directory.set_password("gferrari", LDAP_PASSWORD)
+    workdir = tmp_path_factory.mktemp("live-ldap")
+    database_path = workdir / "dolibarr.sqlite"
+    shutil.copy(sqlite_template, database_path)
+    with serve(database_path, workdir,
+               AUTOCONTACT_AUTH="ldap,dolibarr",
+               AUTOCONTACT_LDAP_HOST=ldap_directory.url,
+               AUTOCONTACT_LDAP_DN=ldap_directory.users_dn,
+               AUTOCONTACT_LDAP_LOGIN_ATTRIBUTE="uid",
+               AUTOCONTACT_LDAP_ADMIN_LOGIN=ldap_directory.service_dn,
+               AUTOCONTACT_LDAP_ADMIN_PASS=ldap_directory.service_password) as server:
+        yield server
+
+
+def test_company_login_through_ldap(ldap_server_app, browser_page):
+    page = browser_page
+    expect_status(page, 401)
+    login(page, ldap_server_app.base_url, "gferrari", "not-the-company-password")
+    assert page.locator("[role=alert]").is_visible()
+    assert page.url.startswith(ldap_server_app.url("/login"))
+
+    login(page, ldap_server_app.base_url, "gferrari", LDAP_PASSWORD)
+    # Giulia Ferrari's Dolibarr language is Italian (llx_user.lang = it_IT).
+    assert page.locator("h1").inner_text() == "Panoramica"
+    assert "Giulia Ferrari" in page.locator("header").inner_text()
+    assert page.evaluate("document.documentElement.lang") == "it"
+    shot(page, "ldap-login-italian-overview")
+
+
+# --- A session that expires in a dialog ---------------------------------------------
+
+def _links(live_server):
+    with sqlite3.connect(live_server.database_path) as connection:
+        return sorted(connection.execute("SELECT rowid, fk_soc, fk_user FROM llx_societe_commerciaux"))
+
+
+def test_a_session_expiring_mid_dialog_sends_to_login_and_back(live_server, browser_page):
+    page = browser_page
+    expect_status(page, 401)
+    login(page, live_server.base_url, "admin", DEMO_PASSWORD)
+    page.goto(live_server.url("/thirdparties?kind=customer"))
+    boxes = page.locator("#results input[name=ids]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.locator("#results .actions").get_by_role("button", name="Assign…", exact=True).click()
+    dialog = page.locator("dialog#dialog[open]")
+    dialog.locator("#user_ids").select_option(index=0)
+    before = _links(live_server)
+
+    page.context.clear_cookies()  # the session ends (timeout, logout elsewhere, restart)
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Preview").click()
+    assert page.url.startswith(live_server.url("/login"))
+    assert _links(live_server) == before
+
+    page.fill("#login", "admin")
+    page.fill("#password", DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.click("form.stacked button[type=submit]")
+    assert page.url == live_server.url("/thirdparties?kind=customer")
+    assert _links(live_server) == before  # nothing was half-done
+
+
+# --- Every screen: labels, contrast ------------------------------------------------------
+
+SCREENS = ("/", "/thirdparties", "/thirdparties/17", "/journal", "/setup")
+
+
+def test_every_screen_is_labelled_and_readable(live_server, browser_page):
+    page = browser_page
+    login(page, live_server.base_url, "admin", DEMO_PASSWORD)
+    for path in SCREENS:
+        page.goto(live_server.url(path))
+        audit(page)
+    page.goto(live_server.url("/thirdparties"))
+    page.locator("#results input[name=ids]").first.check()
+    page.locator("#results .actions").get_by_role("button", name="Assign…", exact=True).click()
+    page.locator("dialog#dialog[open] #dialog-title").wait_for()
+    audit(page)
+
+
+# --- In Italian ------------------------------------------------------------------------
+
+@pytest.fixture
+def italian_page(chromium):
+    """A page whose browser asks for Italian (Accept-Language: it-IT)."""
+    from browser import _PROBLEMS, _Problems
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems = _PROBLEMS[page] = _Problems()
+    page.on("console", problems.console)
+    page.on("pageerror", lambda error: problems.found.append(f"uncaught JS error: {error}"))
+    yield page
+    context.close()
+    del _PROBLEMS[page]
+    assert not problems.found, "the browser reported:\n" + "\n".join(problems.found)
+
+
+def no_english(page, words):
+    left = i18n_check.english_left(page.locator("body").inner_text(), words)
+    assert left == [], f"English left on {page.url}: {left}"
+
+
+def test_the_main_flow_in_italian(live_server, italian_page):
+    page, words = italian_page, i18n_check.english_words()
+    page.goto(live_server.url("/login"))
+    no_english(page, words)
+    login(page, live_server.base_url, "admin", DEMO_PASSWORD)
+    assert page.locator("h1").inner_text() == "Panoramica"
+    no_english(page, words)
+    shot(page, "it-overview")
+
+    page.goto(live_server.url("/thirdparties?kind=customer"))
+    no_english(page, words)
+    page.locator("#results input[name=ids]").nth(2).check()
+    page.locator("#results .actions").get_by_role("button", name="Assegna…", exact=True).click()
+    dialog = page.locator("dialog#dialog[open]")
+    dialog.locator("#user_ids").select_option(index=3)
+    dialog.get_by_role("button", name="Anteprima").click()
+    dialog.locator("p[role=status]").first.wait_for()
+    no_english(page, words)
+    shot(page, "it-mass-assign-preview")
+    dialog.get_by_role("button", name="Conferma").click()
+    done = dialog.locator(".message-success")
+    done.wait_for()
+    no_english(page, words)
+    href = done.get_by_role("link").get_attribute("href")
+
+    page.goto(live_server.url("/thirdparties/17"))
+    no_english(page, words)
+    shot(page, "it-thirdparty-card")
+    page.goto(live_server.url(href))
+    no_english(page, words)
+    page.get_by_role("button", name="Annulla questa modifica…").click()
+    page.get_by_role("button", name="Conferma l'annullamento").click()
+    page.locator("#undo-panel .message-success").wait_for()
+    no_english(page, words)
+    page.goto(live_server.url("/journal"))
+    no_english(page, words)
+    shot(page, "it-journal")
+    page.goto(live_server.url("/setup"))
+    no_english(page, words)
+    shot(page, "it-setup")
