@@ -41,6 +41,7 @@ LABELS = {
     "member of a Dolibarr group with this role": _l("member of a Dolibarr group with this role"),
     "member of an LDAP group with this role": _l("member of an LDAP group with this role"),
     "Starting": _l("Starting"), "Done": _l("Done"),
+    "added": _l("added"), "removed": _l("removed"),
     "The operation was interrupted (its worker or the database stopped); nothing was changed — "
     "you can run it again.": _l("The operation was interrupted (its worker or the database "
                                 "stopped); nothing was changed — you can run it again."),

@@ -5,28 +5,29 @@ subprocess (so that its peak RSS is its own), this times:
 
 * the service, through the same functions the web screens and the API call
   (``salesreps.parse_request/run``, ``documents.parse_request/run``,
-  ``thirdparties.parse_filter/list_page``), journal included: the median of
-  ``--runs`` dry runs (a dry run does every write, journal included, and rolls
-  back), then one real run, which is then undone with ``undo.undo`` (timed too);
+  ``thirdparties.parse_filter/list_page``), journal included: ``--runs`` dry
+  runs (every write, journal included, rolled back: what a preview does), then
+  ``--runs`` real runs (committed: the operation), each undone with ``undo.undo``
+  (timed too) before the next;
 * (a) the minimal hand-written SQL making the same change without a journal
-  (a few INSERT ... SELECT / DELETE in one transaction, rolled back), median of
-  ``--runs``; its row counts are checked against the service's;
-* (b) a per-row loop the way Dolibarr's object code works (per document: SELECT
-  the document, DELETE the old contact row, INSERT the new one; per thirdparty:
-  SELECT it, del_commercial / add_commercial), one autocommitted statement at a
-  time, on a sample of ``size.sample`` documents (and thirdparties), extrapolated
-  linearly to the operation's size; the sample's changes are then reverted.
+  (a few INSERT ... SELECT / DELETE in one transaction), rolled back and, for the
+  changes, committed (each committed run reverted by the bench from the service's
+  journal, untimed); its row counts are checked against the service's;
+* (b) what Dolibarr's own object code sends for the same change (see ``Loop``:
+  fetch(), liste_contact(), add_contact()/delete_contact() each in its own
+  transaction; the sales-rep mass action in one), call by call, on a sample of
+  ``size.sample`` documents (and thirdparties), extrapolated linearly to the
+  operation's size; the sample's changes are then reverted.
 
 The dataset is generated first if needed (bench/generate.py; cached). After each
-real run and each loop the dataset's fingerprint is checked against the generated
-one. ``python -m bench.run`` (the full run, also writes docs/benchmarks.md),
-``python -m bench.run --smoke`` (tiny dataset, one run, < 60 s).
+undo, committed (a) run and loop the dataset's fingerprint is checked against the
+generated one. ``python -m bench.run`` (the full run, also writes
+docs/benchmarks.md), ``python -m bench.run --smoke`` (tiny dataset, one run).
 """
 import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -58,6 +59,7 @@ DATE_COLUMNS = {element: date_col for element, _t, date_col, *_ in DOC_TABLES}
 TABLES = {element: table for element, table, *_ in DOC_TABLES}
 OPS = ("assign", "transfer", "sync_10k", "sync_one", "preview_one", "list_first", "list_last")
 WRITES = ("assign", "transfer", "sync_10k", "sync_one")
+LONG = ("transfer", "sync_10k")   # --runs pairs each; the others at least 5
 RESULT_TAG = "BENCH-RESULT "
 
 
@@ -262,17 +264,28 @@ class Sql:
         return removed + added
 
     def preview(self, type_ids, selection, period, per_page=50):
-        """Read-only: what a sync would change (counts per type) and the first page."""
+        """Read-only, the report a preview shows: per type the documents examined (and
+        undated), the contacts to remove and to add and the documents that change, the
+        thirdparties without an active rep, and the first page of documents that change
+        with their contacts."""
         total = 0
         for element in DOC_TYPES:
-            type_id, table = type_ids[element], TABLES[element]
-            total += self.one(
-                f"SELECT COUNT(*) FROM {PREFIX}{table} d {self.then} {PREFIX}element_contact ec "
-                f"ON ec.element_id = d.rowid WHERE "
-                + self.removal_where(element, type_id, selection, period))[0]
-            total += self.one("SELECT COUNT(*) FROM ("
-                              + self.addition_select(element, type_id, selection, period,
-                                                     "d.rowid, sc.fk_user") + ") t")[0]
+            type_id, table, column = type_ids[element], TABLES[element], DATE_COLUMNS[element]
+            self.one(f"SELECT SUM(CASE WHEN d.{column} >= '{period[0]}' AND d.{column} <= "
+                     f"'{period[1]} 23:59:59' THEN 1 ELSE 0 END), SUM(CASE WHEN d.{column} IS NULL "
+                     f"THEN 1 ELSE 0 END) FROM {PREFIX}{table} d WHERE d.entity = {ENTITY} "
+                     f"AND d.fk_soc IN {selection}")
+            removed, added, _changed = self.one(
+                f"SELECT SUM(CASE WHEN c = '-' THEN 1 ELSE 0 END), SUM(CASE WHEN c = '+' THEN 1 "
+                f"ELSE 0 END), COUNT(DISTINCT id) FROM (SELECT '-' AS c, ec.element_id AS id "
+                f"FROM {PREFIX}{table} d {self.then} {PREFIX}element_contact ec ON ec.element_id "
+                f"= d.rowid WHERE {self.removal_where(element, type_id, selection, period)} "
+                f"UNION ALL SELECT '+', t.rowid FROM ("
+                + self.addition_select(element, type_id, selection, period, "d.rowid, sc.fk_user")
+                + ") t) u")
+            total += int(removed or 0) + int(added or 0)
+        self.one(f"SELECT COUNT(*) FROM {PREFIX}societe s WHERE s.rowid IN {selection} "
+                 f"AND NOT {self.active_rep('s.rowid')}")
         page = []
         for element in sorted(DOC_TYPES):
             if len(page) >= per_page:
@@ -342,61 +355,136 @@ class Sql:
 # --- (b): the per-row loop, Dolibarr style -----------------------------------------
 
 class Loop:
-    """One autocommitted statement at a time; records what it did to revert it."""
+    """(b): what Dolibarr's own object code sends to the database for the same change,
+    call by call, without PHP and without triggers (htdocs/core/class/commonobject.class.php,
+    htdocs/societe/class/societe.class.php, htdocs/core/actions_massactions.inc.php).
+
+    Document contacts: Dolibarr has no mass action for them; each document is changed on
+    its card, one request at a time: fetch() the document, liste_contact() its internal
+    contacts, then delete_contact() per contact that goes (its own transaction: BEGIN,
+    DELETE, COMMIT) and add_contact(user, code, 'internal') per one that comes (the contact
+    type looked up by code, liste_contact() again, BEGIN, INSERT, COMMIT). The thirdparty
+    and its sales reps are read once per thirdparty (fetch(), getSalesRepresentatives()).
+
+    Sales reps: the list's mass actions ('affectcommercial', 'unassigncommercial') run in
+    one transaction and, per thirdparty, fetch() it and call setSalesRep():
+    getSalesRepresentatives(), del_commercial() (DELETE) per rep that goes,
+    add_commercial() (DELETE + INSERT) per rep that comes.
+
+    A lower bound of Dolibarr's cost: fetch() is the main row only (the dump subset has no
+    line or dictionary tables to join; Dolibarr's fetch() also reads the lines and the
+    dictionaries), no trigger runs, no PHP. Records what it changed, to revert it.
+    """
 
     def __init__(self, database):
         self.database = database
         self.inserted_contacts, self.deleted_contacts = [], []
         self.inserted_links, self.deleted_links = [], []
+        self.thirdparties = set()
 
     def execute(self, sql, params=()):
         return run_sql(self.database, sql, params)
 
+    def rows(self, sql, params=()):
+        return self.execute(sql, params).fetchall()
+
+    # -- the object methods, one query each as Dolibarr writes it
+
+    def fetch_document(self, element, element_id):
+        self.rows(f"SELECT * FROM {PREFIX}{TABLES[element]} WHERE rowid = %s", (element_id,))
+
+    def fetch_thirdparty(self, fk_soc):
+        self.rows(f"SELECT * FROM {PREFIX}societe AS s WHERE s.entity IN ({ENTITY}) "
+                  f"AND s.rowid = %s", (fk_soc,))
+
+    def sales_representatives(self, fk_soc):
+        """Societe::getSalesRepresentatives()."""
+        return self.rows(
+            f"SELECT u.rowid, u.login, u.lastname, u.firstname, u.office_phone, u.job, u.email, "
+            f"u.statut AS status, u.entity, u.photo, u.gender, u.office_fax, u.user_mobile, "
+            f"u.personal_mobile FROM {PREFIX}societe_commerciaux AS sc, {PREFIX}user AS u "
+            f"WHERE entity IN (0, {ENTITY}) AND u.rowid = sc.fk_user AND sc.fk_soc = %s "
+            f"ORDER BY u.lastname ASC, u.firstname ASC", (fk_soc,))
+
+    def thirdparty(self, fk_soc):
+        """The thirdparty and its reps, read once per thirdparty."""
+        if fk_soc not in self.thirdparties:
+            self.thirdparties.add(fk_soc)
+            self.fetch_thirdparty(fk_soc)
+            self.sales_representatives(fk_soc)
+
+    def liste_contact(self, element, element_id):
+        """CommonObject::liste_contact(-1, 'internal')."""
+        return self.rows(
+            f"SELECT ec.rowid, ec.statut AS statuslink, ec.fk_socpeople AS id, "
+            f"ec.fk_c_type_contact, '-1' AS socid, t.statut AS statuscontact, t.login, t.photo, "
+            f"t.gender, t.civility AS civility, t.lastname AS lastname, t.firstname, t.email, "
+            f"tc.source, tc.element, tc.code, tc.libelle AS type_label "
+            f"FROM {PREFIX}c_type_contact tc, {PREFIX}element_contact ec "
+            f"LEFT JOIN {PREFIX}user t ON ec.fk_socpeople = t.rowid "
+            f"WHERE ec.element_id = %s AND ec.fk_c_type_contact = tc.rowid AND tc.element = %s "
+            f"AND tc.source = 'internal' AND tc.active = 1 ORDER BY t.lastname ASC",
+            (element_id, element))
+
+    def delete_contact(self, row):
+        """CommonObject::delete_contact(rowid): its own transaction."""
+        self.execute("BEGIN")
+        self.execute(f"DELETE FROM {PREFIX}element_contact WHERE rowid = %s", (row[0],))
+        self.execute("COMMIT")
+        self.deleted_contacts.append(row)
+
+    def add_contact(self, element, element_id, user, now):
+        """CommonObject::add_contact(user, 'SALESREPFOLL', 'internal')."""
+        type_id = self.rows(
+            f"SELECT tc.rowid FROM {PREFIX}c_type_contact AS tc WHERE tc.element = %s "
+            f"AND tc.source = 'internal' AND tc.code = 'SALESREPFOLL' AND tc.active = 1",
+            (element,))[0][0]
+        self.liste_contact(element, element_id)
+        self.execute("BEGIN")
+        cursor = self.execute(
+            f"INSERT INTO {PREFIX}element_contact (element_id, fk_socpeople, datecreate, statut, "
+            f"fk_c_type_contact) VALUES (%s, %s, %s, 4, %s)", (element_id, user, now, type_id))
+        self.inserted_contacts.append(cursor.lastrowid)
+        self.execute("COMMIT")
+
+    # -- the operations
+
     def documents(self, changes):
-        """changes: [(element, element_id, removed rows, added users, type id)]."""
+        """changes: [(element, element_id, removed rows, added users, type id, fk_soc)]."""
         now = datetime.now().replace(microsecond=0).isoformat(" ")
-        for element, element_id, removed, added, type_id in changes:
-            self.execute(f"SELECT * FROM {PREFIX}{TABLES[element]} WHERE rowid = %s",
-                         (element_id,)).fetchall()
+        for element, element_id, removed, added, _type_id, fk_soc in changes:
+            self.thirdparty(fk_soc)
+            self.fetch_document(element, element_id)
+            self.liste_contact(element, element_id)
             for row in removed:
-                self.execute(f"DELETE FROM {PREFIX}element_contact WHERE rowid = %s", (row[0],))
-                self.deleted_contacts.append(row)
+                self.delete_contact(row)
             for user in added:
-                cursor = self.execute(
-                    f"INSERT INTO {PREFIX}element_contact (datecreate, statut, element_id, "
-                    f"fk_c_type_contact, fk_socpeople) VALUES (%s, 4, %s, %s, %s)",
-                    (now, element_id, type_id, user))
-                self.inserted_contacts.append(cursor.lastrowid)
+                self.add_contact(element, element_id, user, now)
 
     def links(self, changes):
-        """changes: [(fk_soc, removed rows, added users)] as del_/add_commercial do it."""
+        """changes: [(fk_soc, removed rows, added users)]: one mass action, one transaction."""
+        self.execute("BEGIN")
         for fk_soc, removed, added in changes:
-            self.execute(f"SELECT * FROM {PREFIX}societe WHERE rowid = %s", (fk_soc,)).fetchall()
-            for row in removed:      # del_commercial
+            self.fetch_thirdparty(fk_soc)
+            self.sales_representatives(fk_soc)             # setSalesRep()
+            for row in removed:                            # del_commercial()
                 self.execute(f"DELETE FROM {PREFIX}societe_commerciaux WHERE fk_soc = %s "
                              f"AND fk_user = %s", (fk_soc, row[2]))
                 self.deleted_links.append(row)
-            for user in added:       # add_commercial: DELETE then INSERT
+            for user in added:                             # add_commercial()
                 self.execute(f"DELETE FROM {PREFIX}societe_commerciaux WHERE fk_soc = %s "
                              f"AND fk_user = %s", (fk_soc, user))
                 cursor = self.execute(f"INSERT INTO {PREFIX}societe_commerciaux (fk_soc, fk_user) "
                                       f"VALUES (%s, %s)", (fk_soc, user))
                 self.inserted_links.append(cursor.lastrowid)
+        self.execute("COMMIT")
 
     def preview(self, documents, fk_soc):
-        """Read-only, per document: the document and its contacts (CommonObject::liste_contact)."""
-        self.execute(f"SELECT u.rowid, u.lastname FROM {PREFIX}user u JOIN "
-                     f"{PREFIX}societe_commerciaux sc ON sc.fk_user = u.rowid WHERE sc.fk_soc = %s "
-                     f"AND u.entity IN (0, 1) ORDER BY u.lastname", (fk_soc,)).fetchall()
+        """Read-only: the thirdparty's reps, then per document fetch() and liste_contact()."""
+        self.thirdparty(fk_soc)
         for element, element_id in documents:
-            self.execute(f"SELECT * FROM {PREFIX}{TABLES[element]} WHERE rowid = %s",
-                         (element_id,)).fetchall()
-            self.execute(
-                f"SELECT ec.rowid, ec.statut, ec.fk_socpeople, tc.code, tc.libelle, u.lastname "
-                f"FROM {PREFIX}element_contact ec JOIN {PREFIX}c_type_contact tc ON tc.rowid = "
-                f"ec.fk_c_type_contact LEFT JOIN {PREFIX}user u ON u.rowid = ec.fk_socpeople "
-                f"WHERE ec.element_id = %s AND tc.element = %s AND tc.source = 'internal' "
-                f"AND tc.active = 1 ORDER BY ec.rowid", (element_id, element)).fetchall()
+            self.fetch_document(element, element_id)
+            self.liste_contact(element, element_id)
 
     def revert(self):
         """Put back exactly what the loop changed (untimed, one transaction)."""
@@ -422,15 +510,16 @@ def change_sets(database, batch_id, sample):
     total_docs = run_sql(database, f"SELECT COUNT(*) FROM (SELECT DISTINCT element, element_id "
                                    f"FROM {contacts} WHERE batch_id = %s) t", (batch_id,)).fetchone()[0]
     documents = {}
-    for element, element_id, change, ec_rowid, type_id, person, statut, created in run_sql(
+    for element, element_id, change, ec_rowid, type_id, person, statut, created, fk_soc in run_sql(
             database,
             f"SELECT b.element, b.element_id, b.change, b.ec_rowid, b.fk_c_type_contact, "
-            f"b.fk_socpeople, b.statut, b.datecreate FROM {contacts} b JOIN (SELECT DISTINCT "
+            f"b.fk_socpeople, b.statut, b.datecreate, b.fk_soc FROM {contacts} b JOIN (SELECT DISTINCT "
             f"element, element_id FROM {contacts} WHERE batch_id = %s ORDER BY element, element_id "
             f"LIMIT {int(sample)}) s ON s.element = b.element AND s.element_id = b.element_id "
             f"WHERE b.batch_id = %s ORDER BY b.element, b.element_id, b.id",
             (batch_id, batch_id)).fetchall():
-        entry = documents.setdefault((element, element_id), [element, element_id, [], [], type_id])
+        entry = documents.setdefault((element, element_id),
+                                     [element, element_id, [], [], type_id, fk_soc])
         if change == "-":
             entry[2].append((ec_rowid, element_id, type_id, person, statut,
                              str(created) if created else None))
@@ -461,32 +550,7 @@ def is_timeout(error):
                for arg in (error, *getattr(error, "args", ())))
 
 
-# The service's journal-driven deletes, as peewee writes them:
-#   DELETE FROM `t` WHERE (`t`.`rowid` IN (SELECT `t1`.`col` FROM `journal` AS `t1` WHERE …))
-JOURNAL_DELETE = re.compile(
-    r"^DELETE FROM `(?P<target>\w+)` WHERE \(`(?P=target)`\.`rowid` IN \(SELECT `t1`\.`(?P<col>\w+)` "
-    r"FROM `(?P<journal>\w+)` AS `t1` WHERE (?P<where>.*)\)\)$", re.S)
-
-
-def rewrite_journal_deletes(db):
-    """What-if variant, MariaDB: send the service's journal-driven DELETE ... WHERE rowid IN
-    (SELECT ... FROM journal) as DELETE ... JOIN (driven by the journal rows). The SQL text is
-    rewritten on its way to the driver; the service's code is not changed."""
-    count = {"statements": 0}
-    original = db.execute_sql
-
-    def execute_sql(sql, params=None):
-        match = JOURNAL_DELETE.match(sql)
-        if match:
-            count["statements"] += 1
-            sql = (f"DELETE `x` FROM `{match['journal']}` AS `t1` JOIN `{match['target']}` AS `x` "
-                   f"ON `x`.`rowid` = `t1`.`{match['col']}` WHERE {match['where']}")
-        return original(sql, params)
-    db.execute_sql = execute_sql
-    return count
-
-
-def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
+def worker(backend_name, op, size, runs, timeout=None):
     from autocontact import create_app
     from autocontact.dolibarr.models import DOCUMENT_MODELS, database
     from autocontact.services import documents, salesreps, thirdparties, undo
@@ -500,13 +564,11 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
         "AUTOCONTACT_INSTANCE_PATH": str(instance)}})
     schema = app.extensions["autocontact.schema"]
     scenario = Scenario(size)
-    result = {"backend": backend_name, "op": op, "runs": runs, "variant": variant,
-              "load": os.getloadavg()[0]}
+    mariadb = backend_name == "mariadb"
+    result = {"backend": backend_name, "op": op, "runs": runs, "load": os.getloadavg()[0]}
 
-    if variant == "join-delete":
-        result["rewrites"] = rewrite_journal_deletes(database.obj)
     with app.app_context(), database.connection_context():
-        if backend_name == "mariadb" and timeout:
+        if mariadb and timeout:
             database.execute_sql(f"SET SESSION max_statement_time = {float(timeout)}")
             result["statement_timeout"] = timeout
         admin = database.execute_sql(
@@ -520,8 +582,9 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
         marker = generate.read_marker(lambda q, a=None: run_sql(database, q, a).fetchall())
         expected_fingerprint = marker["fingerprint"]
 
-        def current_fingerprint():
-            return generate.fingerprint(lambda q, a=None: run_sql(database, q, a).fetchall())
+        def restored():
+            return generate.fingerprint(
+                lambda q, a=None: run_sql(database, q, a).fetchall()) == expected_fingerprint
 
         def set_state(state):
             with database.atomic():
@@ -559,69 +622,29 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
             return {"rows": 0, "listed": len(page.rows), "total": page.total,
                     "page": criteria.page, "_own": time.perf_counter() - started}
 
-        reset_peak()
-        result["rss_start_mb"] = proc_status("VmRSS")
-        times, profiles, outcome = [], [], None
-        list_runs = max(runs, 5) if op.startswith("list") else runs
-        for _ in range(list_runs):
+        def attempt(function, key):
+            """Run ``function`` under the statement log, timed: (seconds, its value), or
+            (None, None) with result[key] describing the abort by max_statement_time."""
             started = time.perf_counter()
             try:
-                outcome = log.run(lambda: service(dry_run=True))
+                value = log.run(function)
             except Exception as error:
                 if not is_timeout(error):
                     raise
-                # a statement ran past max_statement_time: record which, stop this service
                 slow = log.events[-1] if log.events else ("?", None, 0.0)
-                result["timeout"] = {
+                result[key] = {
                     "seconds": time.perf_counter() - started, "limit": timeout,
                     "position": len(log.events), "sql": normalise(slow[0])[:1500],
                     "statement_seconds": slow[2],
                     "before": sum(e[2] for e in log.events[:-1])}
-                profiles.append(list(log.events))
-                break
-            times.append(outcome.pop("_own", time.perf_counter() - started))
-            profiles.append(list(log.events))
-        result["service_times"] = times
-        result["service"] = statistics.median(times) if times else None
-        result["outcome"] = outcome
-        result["statements"] = len(profiles[-1])
-        result["top_statements"] = top_statements(profiles) if times else []
+                return None, None
+            elapsed = time.perf_counter() - started
+            if isinstance(value, dict) and "_own" in value:
+                elapsed = value.pop("_own")
+            return elapsed, value
 
-        if op in WRITES and "timeout" not in result:
-            set_state("dirty")
-            elapsed, real = timed(lambda: service(dry_run=False))
-            result["real_run"] = elapsed
-            result["real_outcome"] = real
-            result["peak_service_mb"] = proc_status("VmHWM")
-            reset_peak()
-            started = time.perf_counter()
-            try:
-                undone = log.run(lambda: undo.undo(actor, real["batch_id"], ENTITY, schema))
-                result["undo"] = time.perf_counter() - started
-                result["undo_rows"] = undone.rows_restored
-                result["undo_conflicts"] = undone.conflict_count
-            except Exception as error:
-                if not is_timeout(error):
-                    raise
-                slow = log.events[-1] if log.events else ("?", None, 0.0)
-                result["undo_timeout"] = {
-                    "seconds": time.perf_counter() - started, "limit": timeout,
-                    "position": len(log.events), "sql": normalise(slow[0])[:1500]}
-                result["undo_rows"] = real["rows"]
-                # the aborted undo rolled back: put the dataset back from the batch's journal
-                repair(database, real["batch_id"], backend_name == "mariadb")
-            result["peak_undo_mb"] = proc_status("VmHWM")
-            changes = change_sets(database, real["batch_id"], size.sample)
-            result["restored"] = current_fingerprint() == expected_fingerprint
-            if result["restored"]:
-                set_state("clean")
-        else:
-            result["peak_service_mb"] = proc_status("VmHWM")
-        if outcome is None:  # timed out: (a) still runs; the list's last page is unknown
-            outcome = result["outcome"] = {"rows": None, "page": 1}
-
-        # -- (a) the minimal SQL, rolled back
-        def minimal():
+        # -- (a) the minimal SQL (rolled back, or committed for the changes)
+        def minimal(commit):
             with database.atomic() as transaction:
                 if op == "assign":
                     rows = sql.assign(scenario.assign_ids, [scenario.c, scenario.d])
@@ -636,25 +659,109 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
                 elif op == "preview_one":
                     rows = sql.preview(type_ids, sql.selection([scenario.special]), ALL_YEARS)
                 else:
-                    page = 1 if op == "list_first" else outcome["page"]
+                    page = 1 if op == "list_first" else (result["outcome"] or {}).get("page", 1)
                     rows = sql.list_page(scenario.a, page)
-                transaction.rollback()
+                if not commit:
+                    transaction.rollback()
             sql.drop_selection()
             return rows
-        minimal_times, minimal_rows = [], None
-        for _ in range(list_runs):
-            elapsed, minimal_rows = timed(minimal)
-            minimal_times.append(elapsed)
-        result["minimal"] = statistics.median(minimal_times)
-        result["minimal_times"] = minimal_times
-        result["minimal_rows"] = minimal_rows
 
-        # -- (b) the per-row loop on a sample, extrapolated
+        writes = op in WRITES
+        # The quick operations get more pairs: their medians would otherwise move with
+        # every burst of load from the machine's other users.
+        runs_here = runs if op in LONG else max(runs, 5)
+        # Each measure of the service is paired with one of (a) taken right after it, so
+        # that both see the same load when the machine is shared.
+
+        # -- 1. dry runs (for documents: the preview; for sales reps: every write, journal
+        #       included, rolled back) and (a) rolled back / read-only
+        reset_peak()
+        result["rss_start_mb"] = proc_status("VmRSS")
+        dry_times, dry_profiles, rolled_back, minimal_rows = [], [], [], None
+        for _ in range(runs_here):
+            if "timeout" not in result:
+                elapsed, value = attempt(lambda: service(dry_run=True), "timeout")
+                dry_profiles.append(list(log.events))
+                if elapsed is not None:
+                    dry_times.append(elapsed)
+                    result["outcome"] = value
+            elapsed, minimal_rows = timed(lambda: minimal(commit=False))
+            rolled_back.append(elapsed)
+        result["dry_times"] = dry_times
+        result["dry"] = statistics.median(dry_times) if dry_times else None
+        result.setdefault("outcome", None)
+        result["minimal_rollback_times"] = rolled_back
+        result["minimal_rollback"] = statistics.median(rolled_back)
+        result["minimal_rows"] = minimal_rows
+        result["minimal"] = result["minimal_rollback"]
+        peak = proc_status("VmHWM")
+        profiles = dry_profiles
+
+        # -- 2. real runs (the operation), each undone by undo.undo, each followed by (a)
+        #       committed and reverted by the bench (untimed) from the real run's journal
+        batch_id, undo_peak = None, None
+        if writes and "timeout" not in result:
+            set_state("dirty")
+            real_times, undo_times, real_profiles, committed = [], [], [], []
+            result["restored"] = True
+            for _ in range(runs_here):
+                reset_peak()
+                elapsed, real = attempt(lambda: service(dry_run=False), "timeout")
+                peak = max(peak, proc_status("VmHWM"))
+                if elapsed is None:
+                    break
+                real_times.append(elapsed)
+                real_profiles.append(list(log.events))
+                batch_id = real["batch_id"]
+                result["real_outcome"] = real
+                reset_peak()
+                undone_in, undone = attempt(
+                    lambda done=batch_id: undo.undo(actor, done, ENTITY, schema), "undo_timeout")
+                undo_peak = max(undo_peak or 0, proc_status("VmHWM"))
+                if undone_in is None:   # rolled back: the bench puts the dataset back itself
+                    repair(database, batch_id, mariadb)
+                    result["undo_rows"] = real["rows"]
+                    result["restored"] = restored()
+                    break
+                undo_times.append(undone_in)
+                result["undo_rows"] = undone.rows_restored
+                result["undo_conflicts"] = undone.conflict_count
+                if not restored():
+                    result["restored"] = False
+                    break
+                if minimal_rows == real["rows"]:   # the same change: its journal reverts it
+                    elapsed, _rows = timed(lambda: minimal(commit=True))
+                    committed.append(elapsed)
+                    revert_minimal(database, batch_id, mariadb)
+                    result["restored_after_minimal"] = restored()
+                    if not result["restored_after_minimal"]:
+                        break
+            result["real_times"], result["undo_times"] = real_times, undo_times
+            result["service"] = statistics.median(real_times) if real_times else None
+            result["undo"] = statistics.median(undo_times) if undo_times else None
+            if committed:
+                result["minimal_commit_times"] = committed
+                result["minimal"] = statistics.median(committed)
+            if real_profiles:
+                profiles = real_profiles
+            if result["restored"] and result.get("restored_after_minimal", True):
+                set_state("clean")
+        else:
+            result["service"] = result["dry"]
+        if result["outcome"] is None:   # aborted: the list's last page is unknown
+            result["outcome"] = {"rows": None, "page": 1}
+        result["peak_service_mb"] = peak
+        result["peak_undo_mb"] = undo_peak
+        result["statements"] = len(profiles[-1]) if profiles else 0
+        result["top_statements"] = top_statements(profiles) if result["service"] else []
+
+        # -- 3. (b) the per-row loop, Dolibarr's way, on a sample, extrapolated
         loop = Loop(database)
         sample = size.sample
-        if op in WRITES and "timeout" not in result:
+        if writes and batch_id is not None:
             set_state("dirty")
-            doc_sample, total_docs, link_sample, total_links = changes
+            doc_sample, total_docs, link_sample, total_links = change_sets(
+                database, batch_id, sample)
             loop_docs = timed(lambda: loop.documents(doc_sample))[0] if doc_sample else 0.0
             loop_links = timed(lambda: loop.links(link_sample))[0] if link_sample else 0.0
             loop.revert()
@@ -668,8 +775,9 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
                                      "thirdparties": len(link_sample),
                                      "of_thirdparties": total_links,
                                      "seconds": loop_docs + loop_links}
-            result["restored_after_loop"] = current_fingerprint() == expected_fingerprint
-            if result["restored_after_loop"] and result.get("restored"):
+            result["restored_after_loop"] = restored()
+            if result["restored_after_loop"] and result.get("restored") \
+                    and result.get("restored_after_minimal", True):
                 set_state("clean")
         elif op == "preview_one":
             in_scope = []
@@ -682,42 +790,70 @@ def worker(backend_name, op, size, runs, variant="shipped", timeout=None):
             result["loop"] = seconds / len(part) * len(in_scope)
             result["loop_sample"] = {"documents": len(part), "of_documents": len(in_scope),
                                      "seconds": seconds}
-        if backend_name == "mariadb":
+        if mariadb and profiles:
             result["explain"] = explain(database, profiles[-1])
     result["load_end"] = os.getloadavg()[0]
     print(RESULT_TAG + json.dumps(result, default=str), flush=True)
 
 
-def repair(database, batch_id, mariadb):
-    """Revert a batch from its journal with join-based statements (when undo.undo was
-    aborted by max_statement_time): the bench's own clean-up, not the tool's undo."""
+def _journal_join_delete(database, mariadb, table, journal, on, where, params):
+    """DELETE the rows of ``table`` (alias x) that join the journal rows (alias b)."""
+    if mariadb:
+        run_sql(database, f"DELETE x FROM {journal} b JOIN {PREFIX}{table} x ON {on} "
+                          f"WHERE {where}", params)
+    else:
+        run_sql(database, f"DELETE FROM {PREFIX}{table} WHERE rowid IN (SELECT x.rowid FROM "
+                          f"{journal} b JOIN {PREFIX}{table} x ON {on} WHERE {where})", params)
+
+
+def _put_back_removed(database, batch_id):
+    """Insert again, with their row ids, the rows the batch's journal says it removed."""
+    journal_contacts, journal_links = (f"{PREFIX}autocontact_batch_contact",
+                                       f"{PREFIX}autocontact_batch_salesrep")
+    run_sql(database, f"INSERT INTO {PREFIX}element_contact (rowid, datecreate, statut, "
+                      f"element_id, fk_c_type_contact, fk_socpeople) SELECT b.ec_rowid, "
+                      f"b.datecreate, b.statut, b.element_id, b.fk_c_type_contact, "
+                      f"b.fk_socpeople FROM {journal_contacts} b WHERE b.batch_id = %s "
+                      f"AND b.change = '-'", (batch_id,))
+    run_sql(database, f"INSERT INTO {PREFIX}societe_commerciaux (rowid, fk_soc, fk_user, "
+                      f"import_key, fk_c_type_contact_code) SELECT b.link_rowid, b.fk_soc, "
+                      f"b.fk_user, b.import_key, COALESCE(b.type_code, 'SALESREPTHIRD') FROM "
+                      f"{journal_links} b WHERE b.batch_id = %s AND b.change = '-'",
+            (batch_id,))
+
+
+def revert_minimal(database, batch_id, mariadb):
+    """Undo a committed (a) run, which made the same change as the service's batch
+    ``batch_id``: its added rows found by their unique keys (their row ids differ), the
+    removed ones put back from the journal. The bench's clean-up, untimed."""
     journal_contacts, journal_links = (f"{PREFIX}autocontact_batch_contact",
                                        f"{PREFIX}autocontact_batch_salesrep")
     with database.atomic():
-        if mariadb:
-            run_sql(database, f"DELETE ec FROM {journal_contacts} b JOIN {PREFIX}element_contact ec "
-                              f"ON ec.rowid = b.ec_rowid WHERE b.batch_id = %s AND b.change = '+'",
-                    (batch_id,))
-            run_sql(database, f"DELETE sc FROM {journal_links} b JOIN {PREFIX}societe_commerciaux "
-                              f"sc ON sc.rowid = b.link_rowid WHERE b.batch_id = %s "
-                              f"AND b.change = '+'", (batch_id,))
-        else:
-            run_sql(database, f"DELETE FROM {PREFIX}element_contact WHERE rowid IN (SELECT "
-                              f"b.ec_rowid FROM {journal_contacts} b WHERE b.batch_id = %s AND "
-                              f"b.change = '+')", (batch_id,))
-            run_sql(database, f"DELETE FROM {PREFIX}societe_commerciaux WHERE rowid IN (SELECT "
-                              f"b.link_rowid FROM {journal_links} b WHERE b.batch_id = %s AND "
-                              f"b.change = '+')", (batch_id,))
-        run_sql(database, f"INSERT INTO {PREFIX}element_contact (rowid, datecreate, statut, "
-                          f"element_id, fk_c_type_contact, fk_socpeople) SELECT b.ec_rowid, "
-                          f"b.datecreate, b.statut, b.element_id, b.fk_c_type_contact, "
-                          f"b.fk_socpeople FROM {journal_contacts} b WHERE b.batch_id = %s "
-                          f"AND b.change = '-'", (batch_id,))
-        run_sql(database, f"INSERT INTO {PREFIX}societe_commerciaux (rowid, fk_soc, fk_user, "
-                          f"import_key, fk_c_type_contact_code) SELECT b.link_rowid, b.fk_soc, "
-                          f"b.fk_user, b.import_key, COALESCE(b.type_code, 'SALESREPTHIRD') FROM "
-                          f"{journal_links} b WHERE b.batch_id = %s AND b.change = '-'",
-                (batch_id,))
+        _journal_join_delete(
+            database, mariadb, "element_contact", journal_contacts,
+            "x.element_id = b.element_id AND x.fk_c_type_contact = b.fk_c_type_contact "
+            "AND x.fk_socpeople = b.fk_socpeople", "b.batch_id = %s AND b.change = '+'",
+            (batch_id,))
+        _journal_join_delete(
+            database, mariadb, "societe_commerciaux", journal_links,
+            "x.fk_soc = b.fk_soc AND x.fk_user = b.fk_user", "b.batch_id = %s AND b.change = '+'",
+            (batch_id,))
+        _put_back_removed(database, batch_id)
+
+
+def repair(database, batch_id, mariadb):
+    """Revert a batch from its journal (when undo.undo was aborted by max_statement_time):
+    the bench's own clean-up, not the tool's undo."""
+    journal_contacts, journal_links = (f"{PREFIX}autocontact_batch_contact",
+                                       f"{PREFIX}autocontact_batch_salesrep")
+    with database.atomic():
+        _journal_join_delete(database, mariadb, "element_contact", journal_contacts,
+                             "x.rowid = b.ec_rowid", "b.batch_id = %s AND b.change = '+'",
+                             (batch_id,))
+        _journal_join_delete(database, mariadb, "societe_commerciaux", journal_links,
+                             "x.rowid = b.link_rowid", "b.batch_id = %s AND b.change = '+'",
+                             (batch_id,))
+        _put_back_removed(database, batch_id)
         run_sql(database, f"UPDATE {PREFIX}autocontact_batch SET state = 'undone' WHERE id = %s",
                 (batch_id,))
 
@@ -746,7 +882,7 @@ def top_statements(profiles, limit=4):
 
 
 def explain(database, events, limit=2):
-    """EXPLAIN of the slowest data statements of the last dry run (plans only)."""
+    """EXPLAIN of the slowest data statements of the last run (plans only)."""
     slowest = sorted(events, key=lambda e: -e[2])
     plans = []
     for sql, params, duration in slowest:
@@ -781,12 +917,7 @@ def ratio(value, bound=""):
     return bound + (f"{value:.1f}×" if value < 100 else f"{value:.0f}×")
 
 
-VARIANTS = {
-    ("mariadb", "shipped"): "MariaDB",
-    ("mariadb", "join-delete"): "MariaDB, what-if DELETE … JOIN¶",
-    ("mariadb", "old-install"): "MariaDB, journal tables of an older install†",
-    ("sqlite", "shipped"): "SQLite",
-}
+BACKENDS = {"mariadb": "MariaDB", "sqlite": "SQLite"}
 JOURNAL_TABLES = (f"{PREFIX}autocontact_batch_contact", f"{PREFIX}autocontact_batch_salesrep")
 ROW_ID_COLUMNS = ("ec_rowid", "link_rowid")
 
@@ -821,77 +952,83 @@ def journal_indexes(size):
         db.close()
 
 
-def drop_row_id_indexes(size):
-    """The "old-install" variant: the journal tables without the indexes that find rows by
-    batch, change and row id (as created before autocontact declared them; an existing
-    installation does not get new indexes when the tool is upgraded)."""
+def older_install(size):
+    """MariaDB: make the journal tables those of an older install (without the row-id
+    indexes, which made MariaDB's journal-driven statements quadratic), then start the
+    tool as an upgrade does (connection.prepare). Returns (dropped, present again)."""
+    from autocontact.dolibarr.connection import prepare
     db = generate.MariaBackend(size)
+    dropped = []
     try:
         for table, name, columns in journal_indexes(size):
             if set(columns) & set(ROW_ID_COLUMNS):
-                print(f"  old-install variant: DROP INDEX {name} ON {table}")
                 db.execute(f"DROP INDEX {name} ON {table}")
+                dropped.append((table, name, columns))
     finally:
         db.close()
+    prepare(generate.backend("mariadb", size).url, PREFIX)
+    present = {(table, name) for table, name, _columns in journal_indexes(size)}
+    return dropped, [(table, name) in present for table, name, _columns in dropped]
 
 
-def variant_name(result):
-    return VARIANTS[(result["backend"], result.get("variant", "shipped"))]
+def backend_name(result):
+    return BACKENDS[result["backend"]]
+
+
+def aborted(result):
+    return "timeout" in result
 
 
 def service_cell(result):
-    if "timeout" in result:
+    if aborted(result):
         return f"> {ms(result['timeout']['seconds'])} (aborted‡)"
     return ms(result["service"])
 
 
 def over_minimal(result):
     """(service ÷ (a), bound): a lower bound when the service was aborted."""
-    if result["minimal"] in (None, 0):
+    if not result["minimal"]:
         return None, ""
-    if "timeout" in result:
+    if aborted(result):
         return result["timeout"]["seconds"] / result["minimal"], "> "
     return result["service"] / result["minimal"], ""
 
 
-def loop_of(result, results):
-    """(b): measured in this run, else in the other MariaDB variant (it does not depend on it)."""
-    if result.get("loop"):
-        return result["loop"], ""
-    for other in results:
-        if other is not result and other["backend"] == result["backend"] \
-                and other["op"] == result["op"] and other.get("loop"):
-            return other["loop"], "§"
-    return None, ""
+def dry_over_rolled_back(result):
+    """A sales-rep dry run (the change rolled back) against (a) rolled back; the document
+    operations' dry run is their read-only preview (see the preview row)."""
+    if result["op"] not in ("assign", "transfer") or not result.get("dry") \
+            or not result.get("minimal_rollback"):
+        return None
+    return result["dry"] / result["minimal_rollback"]
 
 
-def speedup(result, results):
-    loop, _mark = loop_of(result, results)
+def speedup(result):
+    loop = result.get("loop")
     if not loop:
         return None, ""
-    if "timeout" in result:
+    if aborted(result):
         return loop / result["timeout"]["seconds"], "< "
     return loop / result["service"], ""
 
 
-def evaluate(result, results):
+def evaluate(result):
     """The targets of issue #8 for one MariaDB result: [(target, value, met)]."""
     checks = []
-    op, aborted = result["op"], "timeout" in result
+    op, stopped = result["op"], aborted(result)
     if op.startswith("list"):
-        value = result["service"]
         checks.append(("list page ≤ 50 ms", service_cell(result),
-                       not aborted and value <= 0.050))
+                       not stopped and result["service"] <= 0.050))
     else:
         over, bound = over_minimal(result)
-        checks.append(("≤ 2× (a)", ratio(over, bound), not aborted and over <= 2))
-        fast, bound = speedup(result, results)
+        checks.append(("≤ 2× (a)", ratio(over, bound), not stopped and over <= 2))
+        fast, bound = speedup(result)
         if fast is not None:
             checks.append(("≥ 20× faster than (b)", ratio(fast, bound),
-                           not aborted and fast >= 20))
+                           not stopped and fast >= 20))
     if op == "sync_10k":
         peak = result["peak_service_mb"]
-        checks.append(("peak RSS ≤ 300 MB", f"{peak:.0f} MB" + (" (until aborted)" if aborted
+        checks.append(("peak RSS ≤ 300 MB", f"{peak:.0f} MB" + (" (until aborted)" if stopped
                                                                   else ""), peak <= 300))
     return checks
 
@@ -917,42 +1054,54 @@ def rows_cell(result):
     return text + (f" ({', '.join(details)})" if details else "")
 
 
+def minimal_cell(result):
+    if result["op"] in WRITES and "minimal_commit_times" not in result:
+        return f"{ms(result['minimal'])} (rolled back)"
+    return ms(result["minimal"])
+
+
 def table(results, runs, size):
     names = labels(size)
     lines = [
-        f"| backend | operation | rows changed | service: median of {runs} dry runs | one real run "
-        f"| (a) minimal SQL | service ÷ (a) | (b) per-row loop, extrapolated | (b) ÷ service "
-        f"| peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | operation | rows changed | service (median) | (a) minimal SQL "
+        "| service ÷ (a) | (b) Dolibarr's per-row calls, extrapolated | (b) ÷ service "
+        "| dry run (median) | (a) rolled back | dry run ÷ (a) rolled back "
+        "| peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
-        loop, mark = loop_of(result, results)
         over, over_bound = over_minimal(result)
-        fast, fast_bound = speedup(result, results)
+        fast, fast_bound = speedup(result)
+        writes = result["op"] in WRITES
         lines.append(
-            f"| {variant_name(result)} | {names[result['op']]} | {rows_cell(result)} "
-            f"| {service_cell(result)} | {ms(result.get('real_run'))} | {ms(result['minimal'])} "
-            f"| {ratio(over, over_bound)} | {ms(loop)}{mark} | {ratio(fast, fast_bound)} "
+            f"| {backend_name(result)} | {names[result['op']]} | {rows_cell(result)} "
+            f"| {service_cell(result)} | {minimal_cell(result)} | {ratio(over, over_bound)} "
+            f"| {ms(result.get('loop'))} | {ratio(fast, fast_bound)} "
+            f"| {ms(result.get('dry')) if writes else '–'} "
+            f"| {ms(result.get('minimal_rollback')) if dry_over_rolled_back(result) else '–'} "
+            f"| {ratio(dry_over_rolled_back(result))} "
             f"| {result['peak_service_mb']:.0f} MB |")
     return "\n".join(lines)
 
 
 def undo_table(results, size):
     names = labels(size)
-    lines = ["| backend | undo of the real run of | rows restored | time | peak RSS "
+    lines = ["| backend | undo of the real runs of | rows restored | time (median) | peak RSS "
              "| dataset restored |", "|---|---|---|---|---|---|"]
     for result in results:
-        if "undo" in result or "undo_timeout" in result:
-            restored = result["restored"] and result.get("restored_after_loop", True)
-            if "undo_timeout" in result:
-                when = f"> {ms(result['undo_timeout']['seconds'])} (aborted‡)"
-                restored_text = "yes, by the bench from the journal" if restored else "**NO**"
-            else:
-                when = ms(result["undo"])
-                restored_text = "yes" if restored else "**NO**"
-            lines.append(f"| {variant_name(result)} | {names[result['op']]} "
-                         f"| {result['undo_rows']:,} | {when} "
-                         f"| {result['peak_undo_mb']:.0f} MB | {restored_text} |")
+        if result.get("undo") is None and "undo_timeout" not in result:
+            continue
+        checks = [result.get(key, True) for key in
+                  ("restored", "restored_after_minimal", "restored_after_loop")]
+        if "undo_timeout" in result:
+            when = f"> {ms(result['undo_timeout']['seconds'])} (aborted‡)"
+            restored_text = "yes, by the bench from the journal" if all(checks) else "**NO**"
+        else:
+            when = ms(result["undo"])
+            restored_text = "yes" if all(checks) else "**NO**"
+        lines.append(f"| {backend_name(result)} | {names[result['op']]} "
+                     f"| {result['undo_rows']:,} | {when} "
+                     f"| {result['peak_undo_mb'] or 0:.0f} MB | {restored_text} |")
     return "\n".join(lines)
 
 
@@ -962,8 +1111,8 @@ def targets_table(results, size):
     for result in results:
         if result["backend"] != "mariadb":
             continue
-        for target, value, met in evaluate(result, results):
-            lines.append(f"| {variant_name(result)} | {names[result['op']]} | {target} | {value} "
+        for target, value, met in evaluate(result):
+            lines.append(f"| {backend_name(result)} | {names[result['op']]} | {target} | {value} "
                          f"| {'yes' if met else '**no**'} |")
     return "\n".join(lines)
 
@@ -979,15 +1128,16 @@ def statements_section(results, size):
     for result in results:
         if result["backend"] != "mariadb":
             continue
-        head = f"**{variant_name(result)} — {names[result['op']]}**"
-        if "timeout" in result:
+        head = f"**{backend_name(result)} — {names[result['op']]}**"
+        if aborted(result):
             info = result["timeout"]
             out.append(f"{head}: aborted by max_statement_time = {info['limit']:.0f} s at "
                        f"statement #{info['position']} (the statements before it took "
                        f"{ms(info['before'])}):\n")
             out.append(f"- `{short_sql(info['sql'])}`")
         else:
-            out.append(f"{head} — {result['statements']} statements per run; slowest "
+            kind = "real run" if result["op"] in WRITES else "run"
+            out.append(f"{head} — {result['statements']} statements per {kind}; slowest "
                        f"(median):\n")
             for item in result["top_statements"][:3]:
                 out.append(f"- {ms(item['seconds'])} (#{item['position'] + 1}) "
@@ -1007,7 +1157,17 @@ def statements_section(results, size):
     return "\n".join(out)
 
 
+def loop_ratio_section(results):
+    """How far set-based SQL itself is from Dolibarr's per-row calls here: (b) ÷ (a)."""
+    lines = []
+    for result in results:
+        if result["backend"] == "mariadb" and result.get("loop") and result.get("minimal"):
+            lines.append((result["op"], result["loop"] / result["minimal"]))
+    return lines
+
+
 def machine(size):
+
     with open("/proc/meminfo") as handle:
         mem_kb = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
     cpu = "?"
@@ -1057,11 +1217,16 @@ def report(results, runs, size, info, generation, command, wall, timeout):
                                           if total else "cached"))
     code = f"autocontact at commit {info['commit']}" + (
         f" with {info['dirty']} uncommitted file(s) under autocontact/" if info["dirty"] else "")
-    shipped = "; ".join(f"{name} ({', '.join(columns)})" for table, name, columns
-                        in info.get("journal_indexes", []) if set(columns) & set(ROW_ID_COLUMNS))
     changed = (f" **The code changed during the run: HEAD was {info['commit']} at the start and "
                f"{info['commit_end']} at the end.**" if info.get("commit_end") not in
                (None, info["commit"]) else "")
+    dropped, back = info.get("older_install", ([], []))
+    migration = ("; ".join(f"{name} ({', '.join(columns)}) on {table}"
+                           for table, name, columns in dropped) or "none")
+    migrated = ("all present again" if back and all(back) else
+                "**NOT all present again**" if back else "nothing to check")
+    names = labels(size)
+    bound = ", ".join(f"{names[op]}: {value:.1f}×" for op, value in loop_ratio_section(results))
     return "\n".join([
         BEGIN,
         f"Produced by `{command}` on {datetime.now():%Y-%m-%d %H:%M} in {wall / 60:.1f} min "
@@ -1073,28 +1238,37 @@ def report(results, runs, size, info, generation, command, wall, timeout):
         f"innodb_flush_log_at_trx_commit {info['innodb_flush_log_at_trx_commit']}); SQLite "
         f"{info['sqlite']}; Python {info['python']}, peewee {info['peewee']}. Load average "
         f"(1 min) when the operations started and ended: {load_range(results)} (2 CPUs: above "
-        f"~1 means other work shared the machine).",
+        f"~1 means other work shared the machine; every ratio compares measures of the same "
+        f"process, taken minutes apart at most).",
         "",
         "Dataset generation:",
         *gen_lines,
         "",
+        f"MariaDB's journal tables were first made those of an older install (row-id indexes "
+        f"dropped: {migration}), then the tool was started as after an upgrade "
+        f"(`connection.prepare`): {migrated}; every operation below ran on the migrated "
+        f"tables.",
+        "",
         table(results, runs, size),
         "",
-        f"Every run starts from autocontact's own tables dropped and created again by the tool "
-        f"(a fresh install of this code); their row-id indexes: {shipped or 'none'}. "
-        f"† the same without those indexes (dropped for this variant), as in an installation "
-        f"whose tables were created before the tool declared them: `create_tables(safe=True)` "
-        f"adds no index to an existing table.",
+        f"*Service*: for the four changes, the median of real runs (committed), each undone by "
+        f"`undo.undo` before the next; for the preview and the list, the median of runs; "
+        f"{runs} runs for the transfer and the 10,000-thirdparty sync, {max(runs, 5)} for the "
+        f"others (medians of the dry runs and of (a) likewise). "
+        "*(a)*: for the changes, the minimal statements committed (median; the bench reverts "
+        "each from the service's journal, untimed), for the preview and the list the read-only "
+        "statements. Each service run is followed by one of (a), so both see the same load. "
+        "*Dry run*: `dry_run=True`; for the sales-rep changes it makes every write, journal "
+        "included, and rolls back (their preview), compared with (a) rolled back; for the "
+        "document updates it is the read-only preview (its own row for the one thirdparty).",
         f"‡ every MariaDB statement runs under max_statement_time = {timeout:.0f} s so that the "
-        f"run ends; an aborted operation shows its time until the abort (a lower bound), and "
-        f"no real run, undo or loop. "
-        "§ (b) measured in another MariaDB variant (the loop does not use the journal). "
-        "¶ what-if, not the shipped code: the service's journal-driven deletes "
-        "(`DELETE FROM t WHERE t.rowid IN (SELECT t1.col FROM journal AS t1 WHERE …)`, in "
-        "salesreps.run, documents.apply_in_batch and undo.undo) rewritten on their way to the "
-        "driver as `DELETE x FROM journal AS t1 JOIN t AS x ON x.rowid = t1.col WHERE …`.",
+        f"run ends; an aborted operation shows its time until the abort (a lower bound).",
         "",
-        "Undo of each real run (undo.undo), and the dataset check after it and after the loop:",
+        f"(b) ÷ (a), the bound on \"(b) ÷ service\" (the service can at best match the minimal "
+        f"SQL): {bound or '–'}.",
+        "",
+        "Undo of the real runs (undo.undo), and the dataset check after them, after the "
+        "committed (a) runs and after the loop:",
         "",
         undo_table(results, size),
         "",
@@ -1129,9 +1303,9 @@ def write_docs(section):
     DOCS.write_text(text)
 
 
-def run_worker(name, variant, op, runs, smoke, timeout):
+def run_worker(name, op, runs, smoke, timeout):
     command = [sys.executable, "-m", "bench.run", "--worker", name, op, "--runs", str(runs),
-               "--variant", variant, "--statement-timeout", str(timeout)]
+               "--statement-timeout", str(timeout)]
     if smoke:
         command.append("--smoke")
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -1149,61 +1323,48 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, help="timed runs per measure (default 3; smoke 1)")
     parser.add_argument("--backend", choices=("mariadb", "sqlite", "all"), default="all")
     parser.add_argument("--only", help="comma-separated operations: " + ",".join(OPS))
-    parser.add_argument("--variants", default="shipped,join-delete,old-install",
-                        help="MariaDB variants: shipped (the tool's tables as it creates them on "
-                             "a fresh install), join-delete (what-if: its journal-driven deletes "
-                             "sent as DELETE ... JOIN), old-install (journal tables without the "
-                             "row-id indexes)")
     parser.add_argument("--statement-timeout", type=float,
                         help="MariaDB max_statement_time in seconds (default 60; smoke 10)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--worker", nargs=2, metavar=("BACKEND", "OP"), help=argparse.SUPPRESS)
-    parser.add_argument("--variant", default="shipped", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     size = SIZES["smoke" if args.smoke else "full"]
     runs = args.runs or (1 if args.smoke else 3)
     timeout = args.statement_timeout or (10.0 if args.smoke else 60.0)
     if args.worker:
-        worker(args.worker[0], args.worker[1], size, runs, args.variant, timeout)
+        worker(args.worker[0], args.worker[1], size, runs, timeout)
         return
     started = time.perf_counter()
     backends = ("mariadb", "sqlite") if args.backend == "all" else (args.backend,)
     ops = args.only.split(",") if args.only else list(OPS)
-    variants = [v for v in args.variants.split(",") if v]
-    info = machine(size) if "mariadb" in backends else None
     generation = {}
     for name in backends:
         generation[name] = generate.ensure(name, size)
         fresh_tool_tables(name, size)   # as a fresh install of this code: journal empty
+    info = machine(size) if "mariadb" in backends else None
     if info is not None:
-        info["journal_indexes"] = journal_indexes(size)
+        info["older_install"] = older_install(size)
+        dropped, back = info["older_install"]
+        print(f"mariadb: older install simulated ({len(dropped)} row-id indexes dropped), "
+              f"restored by the tool's start: {all(back) if back else '–'}")
     results = []
     names = labels(size)
-    plan = [(name, variant) for name in backends
-            for variant in (variants if name == "mariadb" else ["shipped"])]
-    for name, variant in plan:
-        if variant == "old-install":
-            drop_row_id_indexes(size)
-        try:
-            for op in ops:
-                begun = time.perf_counter()
-                result = run_worker(name, variant, op, runs, args.smoke, timeout)
-                results.append(result)
-                loop = result.get("loop")
-                rows = result["outcome"].get("rows")
-                print(f"{VARIANTS[(name, variant)]:45} {names[op]:66} service "
-                      f"{service_cell(result):>9}  (a) {ms(result['minimal']):>9}  "
-                      f"(b) {ms(loop):>9}  rows {rows if rows is not None else '–':>8}  "
-                      f"peak {result['peak_service_mb']:.0f} MB  "
-                      f"[{time.perf_counter() - begun:.0f} s]", flush=True)
-                if "restored" in result and not (result["restored"]
-                                                 and result.get("restored_after_loop", True)):
-                    raise SystemExit(f"{name} {op}: the dataset was not restored; regenerate "
-                                     f"it (python -m bench.generate --force)")
-        finally:
-            if variant == "old-install":
-                fresh_tool_tables(name, size)
+    for name in backends:
+        for op in ops:
+            begun = time.perf_counter()
+            result = run_worker(name, op, runs, args.smoke, timeout)
+            results.append(result)
+            rows = result["outcome"].get("rows")
+            print(f"{BACKENDS[name]:8} {names[op]:66} service {service_cell(result):>9}  "
+                  f"(a) {ms(result['minimal']):>9}  (b) {ms(result.get('loop')):>9}  "
+                  f"dry {ms(result.get('dry')):>9}  rows {rows if rows is not None else '–':>8}  "
+                  f"peak {result['peak_service_mb']:.0f} MB  "
+                  f"[{time.perf_counter() - begun:.0f} s]", flush=True)
+            if not all(result.get(key, True) for key in
+                       ("restored", "restored_after_minimal", "restored_after_loop")):
+                raise SystemExit(f"{name} {op}: the dataset was not restored; regenerate "
+                                 f"it (python -m bench.generate --force)")
     wall = time.perf_counter() - started
     print()
     print(table(results, runs, size))

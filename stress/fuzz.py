@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 
 from autocontact.dolibarr import models
 from autocontact.dolibarr.tool_tables import TOOL_MODELS, LoginAttempt, LoginSession
+from autocontact.web.portfolio import TABLES as portfolio_tables
+from autocontact.web.reports import TABLES as report_tables
 
 SKIPPED_ENDPOINTS = {"static"}   # files on disk, served by uWSGI's static-map in production
 
@@ -134,6 +136,11 @@ SETTINGS_JSON = {"doc_types": hostile, "editor_groups": id_lists, "manager_group
                  "allow_remove_all": scalars, "agenda_events": scalars,
                  "default_period": texts, "default_date_from": dates, "default_date_to": dates}
 UNDO_JSON = {"dry_run": scalars, "force": scalars}
+REPORT_FIELDS = {"date_from": dates, "date_to": dates, "doc_types": texts, "page": id_texts,
+                 "per_page": id_texts}
+PORTFOLIO_FIELDS = {"date_from": dates, "date_to": dates, "doc_types": texts,
+                    "thirdparty_page": id_texts, "document_page": id_texts, "per_page": id_texts}
+SELECTION_DOC_FIELDS = MASS_FIELDS | DOC_FIELDS
 
 ROUTES = {
     # endpoint: (query fields, form fields, json fields, path word choices)
@@ -152,6 +159,16 @@ ROUTES = {
     "thirdparties.mass_run": ({}, MASS_FIELDS, None,
                               {"action": ["assign", "unassign", "clear", "transfer"],
                                "stage": ["preview", "apply"]}),
+    "thirdparties.selection_documents": (SELECTION_DOC_FIELDS, SELECTION_DOC_FIELDS, None, {}),
+    "thirdparties.selection_documents_preview": ({}, SELECTION_DOC_FIELDS, None, {}),
+    "thirdparties.selection_documents_apply": ({}, SELECTION_DOC_FIELDS, None, {}),
+    "reports.consistency": (REPORT_FIELDS, {}, None, {}),
+    "reports.consistency_csv": (REPORT_FIELDS, {}, None, {"table": list(report_tables)}),
+    "portfolio.index": (REPORT_FIELDS, {}, None, {}),
+    "portfolio.rep": (PORTFOLIO_FIELDS, {}, None, {}),
+    "portfolio.rep_csv": (PORTFOLIO_FIELDS, {}, None, {"table": list(portfolio_tables)}),
+    "api.consistency_report": (REPORT_FIELDS, {}, None, {}),
+    "api.user_portfolio": (PORTFOLIO_FIELDS, {}, None, {}),
     "journal.index": (JOURNAL_FILTER, {}, None, {}),
     "journal.index_csv": (JOURNAL_FILTER, {}, None, {}),
     "journal.batch": ({"page": id_texts}, {}, None, {}),

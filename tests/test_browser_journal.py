@@ -144,8 +144,8 @@ def test_undo_an_assign_from_the_journal(live_server, browser_page):
     undone = page.locator("#undo-panel .message-success", has_text="Undone:")
     undone.wait_for()
     assert squash(undone.inner_text()).startswith(
-        f"Undone: {added} rows restored — journal entry #")
-    undo_link = undone.get_by_role("link", name=re.compile(r"^journal entry #\d+$"))
+        f"Undone: {added} rows restored. Journal entry #")
+    undo_link = undone.get_by_role("link", name=re.compile(r"^Journal entry #\d+$"))
     undo_id = int(undo_link.inner_text().rsplit("#", 1)[1])
     assert undo_id > assign_id
     assert undo_link.get_attribute("href") == f"/journal/{undo_id}"

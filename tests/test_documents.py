@@ -168,6 +168,32 @@ def test_statement_count_independent_of_documents_and_thirdparties(app, db, scen
     assert counts[0] == counts[1]
 
 
+def test_preview_writes_nothing_and_its_statements_do_not_grow(app, db, scenario, people):
+    """A preview (dry run) only reads (its selection goes to a temporary table, rolled
+    back), with a number of statements bounded by the number of document types, whatever
+    the number of documents and thirdparties."""
+    from autocontact.services import documents
+    from autocontact.services.permissions import Actor
+    actor = Actor(user_id=scenario["a"], login="x", full_name="X", roles=frozenset({"viewer"}))
+    settings = settings_service.load(1)
+    all_ids = [row[0] for row in db.execute_sql("SELECT rowid FROM llx_societe WHERE entity = 1")]
+    elements = [d.element for d in doctypes.DOC_TYPES]
+    before = snapshot()
+    for ids in ([scenario["tid"]], all_ids):
+        request = documents.parse_request(
+            {"thirdparty_ids": ids, "date_from": "2000-01-01", "date_to": "2030-12-31",
+             "doc_types": elements}, 1, settings)
+        with count_queries() as counter:
+            outcome = documents.run(actor, request, 1, dry_run=True)
+        assert outcome.total("changed") > 0 and outcome.documents
+        written = [q.msg[0] for q in counter.get_queries()
+                   if q.msg[0].split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+        assert len(written) == 1 and "autocontact_preview_selection" in written[0]
+        # per type: changes, documents examined, page, refs, page changes, contacts
+        assert counter.count <= 6 * len(elements) + 6
+    assert snapshot() == before
+
+
 def test_mass_action_can_update_the_documents_in_the_same_operation(client, editor, db, scenario,
                                                                      people):
     """Transfer B → C on the thirdparty and sync its documents: one batch, one transaction."""

@@ -47,7 +47,8 @@ def _create_tool_tables(database):
 
 
 def _create_or_complete(database):
-    """Create missing tool tables; add columns a newer version of the tool needs.
+    """Create missing tool tables; add the columns and indexes a newer version of the
+    tool declares (``create_tables(safe=True)`` leaves an existing table as it is).
 
     Only the tool's own tables (prefix + autocontact_) are ever touched.
     """
@@ -59,6 +60,27 @@ def _create_or_complete(database):
         missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
         if missing:
             migrate(*(migrator.add_column(table, field.column_name, field) for field in missing))
+        indexes = missing_indexes(database, model)
+        if indexes:
+            migrate(*(migrator.add_index(table, columns, unique, name=name)
+                      for name, columns, unique in indexes))
+
+
+def missing_indexes(database, model):
+    """The indexes ``model`` declares that its table lacks: [(name, columns, unique)].
+
+    An index counts as present when one of that name, or on the same columns in the same
+    order, exists (whatever created it).
+    """
+    present = database.get_indexes(model._meta.table_name)
+    names = {index.name for index in present}
+    columns = {tuple(index.columns) for index in present}
+    wanted = []
+    for index in model._meta.fields_to_index():
+        index_columns = tuple(field.column_name for field in index._expressions)
+        if index._name not in names and index_columns not in columns:
+            wanted.append((index._name, index_columns, index._unique))
+    return wanted
 
 
 def prepare(url, prefix):

@@ -6,15 +6,17 @@ adding a type is one entry here.
 """
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
+
 
 @dataclass(frozen=True)
 class DocType:
     element: str                 # llx_c_type_contact.element, also the API key
-    label: str
+    label: str                   # lazily translated: shown in the reader's language
     table: str                   # without prefix
     date_column: str | None      # the document's own date; None = has none
     status_column: str
-    statuses: dict               # value -> meaning
+    statuses: dict               # value -> meaning (lazily translated)
     closed_statuses: tuple       # default "leave alone" set for the open-only scope
     default_contact_code: str    # internal contact type used for follow-up
     module: str                  # MAIN_MODULE_<module> enables it in Dolibarr
@@ -39,91 +41,96 @@ class DocType:
 
 DOC_TYPES = (
     DocType(
-        element="propal", label="Proposal", table="propal", date_column="datep",
+        element="propal", label=_l("Proposal"), table="propal", date_column="datep",
         status_column="fk_statut",
-        statuses={0: "Draft", 1: "Validated", 2: "Signed", 3: "Not signed", 4: "Billed"},
+        statuses={0: _l("Draft"), 1: _l("Validated"), 2: _l("Signed"), 3: _l("Not signed"),
+                  4: _l("Billed")},
         closed_statuses=(2, 3, 4), default_contact_code="SALESREPFOLL",
-        module="PROPALE", module_label="Commercial proposals",
+        module="PROPALE", module_label=_l("Commercial proposals"),
         card_path="/comm/propal/card.php?id={id}",
     ),
     DocType(
-        element="commande", label="Customer order", table="commande",
+        element="commande", label=_l("Customer order"), table="commande",
         creation_date_column="date_creation",
         date_column="date_commande", status_column="fk_statut",
-        statuses={-1: "Canceled", 0: "Draft", 1: "Validated", 2: "Shipment in progress", 3: "Closed"},
+        statuses={-1: _l("Canceled"), 0: _l("Draft"), 1: _l("Validated"),
+                  2: _l("Shipment in progress"), 3: _l("Closed")},
         closed_statuses=(-1, 3), default_contact_code="SALESREPFOLL",
-        module="COMMANDE", module_label="Sales orders",
+        module="COMMANDE", module_label=_l("Sales orders"),
         card_path="/commande/card.php?id={id}",
     ),
     DocType(
-        element="facture", label="Customer invoice", table="facture", date_column="datef",
+        element="facture", label=_l("Customer invoice"), table="facture", date_column="datef",
         status_column="fk_statut",
-        statuses={0: "Draft", 1: "Unpaid", 2: "Paid", 3: "Abandoned"},
+        statuses={0: _l("Draft"), 1: _l("Unpaid"), 2: _l("Paid"), 3: _l("Abandoned")},
         closed_statuses=(2, 3), default_contact_code="SALESREPFOLL",
-        module="FACTURE", module_label="Invoices",
+        module="FACTURE", module_label=_l("Invoices"),
         card_path="/compta/facture/card.php?facid={id}",
         extra_status_columns=("paye", "type"),
     ),
     DocType(
-        element="order_supplier", label="Supplier order", table="commande_fournisseur",
+        element="order_supplier", label=_l("Supplier order"), table="commande_fournisseur",
         creation_date_column="date_creation",
         date_column="date_commande", status_column="fk_statut",
-        statuses={0: "Draft", 1: "Validated", 2: "Approved", 3: "Ordered", 4: "Partly received",
-                  5: "Received", 6: "Canceled", 7: "Canceled after order", 9: "Refused"},
+        statuses={0: _l("Draft"), 1: _l("Validated"), 2: _l("Approved"), 3: _l("Ordered"),
+                  4: _l("Partly received"), 5: _l("Received"), 6: _l("Canceled"),
+                  7: _l("Canceled after order"), 9: _l("Refused")},
         closed_statuses=(5, 6, 7, 9), default_contact_code="SALESREPFOLL",
-        module="FOURNISSEUR", module_label="Vendors",
+        module="FOURNISSEUR", module_label=_l("Vendors"),
         card_path="/fourn/commande/card.php?id={id}",
         extra_status_columns=("billed",),
     ),
     DocType(
-        element="invoice_supplier", label="Supplier invoice", table="facture_fourn",
+        element="invoice_supplier", label=_l("Supplier invoice"), table="facture_fourn",
         date_column="datef", status_column="fk_statut",
-        statuses={0: "Draft", 1: "Unpaid", 2: "Paid", 3: "Abandoned"},
+        statuses={0: _l("Draft"), 1: _l("Unpaid"), 2: _l("Paid"), 3: _l("Abandoned")},
         closed_statuses=(2, 3), default_contact_code="SALESREPFOLL",
-        module="FOURNISSEUR", module_label="Vendors",
+        module="FOURNISSEUR", module_label=_l("Vendors"),
         card_path="/fourn/facture/card.php?facid={id}",
         extra_status_columns=("paye",),
     ),
     DocType(
-        element="supplier_proposal", label="Supplier proposal", table="supplier_proposal",
+        element="supplier_proposal", label=_l("Supplier proposal"), table="supplier_proposal",
         date_column=None, status_column="fk_statut",
-        statuses={0: "Draft", 1: "Validated", 2: "Signed", 3: "Not signed", 4: "Closed"},
+        statuses={0: _l("Draft"), 1: _l("Validated"), 2: _l("Signed"), 3: _l("Not signed"),
+                  4: _l("Closed")},
         closed_statuses=(2, 3, 4), default_contact_code="SALESREPFOLL",
-        module="SUPPLIERPROPOSAL", module_label="Vendor commercial proposals",
+        module="SUPPLIERPROPOSAL", module_label=_l("Vendor commercial proposals"),
         card_path="/supplier_proposal/card.php?id={id}",
     ),
     DocType(
-        element="contrat", label="Contract", table="contrat", date_column="date_contrat",
+        element="contrat", label=_l("Contract"), table="contrat", date_column="date_contrat",
         status_column="statut",
-        statuses={0: "Draft", 1: "Validated", 2: "Closed"},
+        statuses={0: _l("Draft"), 1: _l("Validated"), 2: _l("Closed")},
         closed_statuses=(2,), default_contact_code="SALESREPFOLL",
-        module="CONTRAT", module_label="Contracts/Subscriptions",
+        module="CONTRAT", module_label=_l("Contracts/Subscriptions"),
         card_path="/contrat/card.php?id={id}",
     ),
     DocType(
-        element="fichinter", label="Intervention", table="fichinter", date_column="datei",
+        element="fichinter", label=_l("Intervention"), table="fichinter", date_column="datei",
         status_column="fk_statut",
-        statuses={0: "Draft", 1: "Validated", 2: "Billed", 3: "Closed"},
+        statuses={0: _l("Draft"), 1: _l("Validated"), 2: _l("Billed"), 3: _l("Closed")},
         closed_statuses=(2, 3), default_contact_code="INTERREPFOLL",
-        module="FICHEINTER", module_label="Interventions",
+        module="FICHEINTER", module_label=_l("Interventions"),
         card_path="/fichinter/card.php?id={id}",
     ),
     DocType(
-        element="shipping", label="Shipment", table="expedition",
+        element="shipping", label=_l("Shipment"), table="expedition",
         creation_date_column="date_creation",
         date_column="date_expedition", status_column="fk_statut",
-        statuses={-1: "Canceled", 0: "Draft", 1: "Validated", 2: "Closed", 3: "In progress"},
+        statuses={-1: _l("Canceled"), 0: _l("Draft"), 1: _l("Validated"), 2: _l("Closed"),
+                  3: _l("In progress")},
         closed_statuses=(-1, 2), default_contact_code="SALESREPFOLL",
-        module="EXPEDITION", module_label="Shipments",
+        module="EXPEDITION", module_label=_l("Shipments"),
         card_path="/expedition/card.php?id={id}",
         extra_status_columns=("billed",),
     ),
     DocType(
-        element="project", label="Project", table="projet", date_column="dateo",
+        element="project", label=_l("Project"), table="projet", date_column="dateo",
         status_column="fk_statut",
-        statuses={0: "Draft", 1: "Open", 2: "Closed"},
+        statuses={0: _l("Draft"), 1: _l("Open"), 2: _l("Closed")},
         closed_statuses=(2,), default_contact_code="PROJECTLEADER",
-        module="PROJET", module_label="Projects",
+        module="PROJET", module_label=_l("Projects"),
         card_path="/projet/card.php?id={id}", label_column="title",
     ),
 )

@@ -100,8 +100,51 @@ class BatchContact(DolibarrModel):
 
     class Meta:
         dolibarr_table = "autocontact_batch_contact"
-        indexes = ((("batch_id", "change", "element"), False),
-                   (("batch_id", "change", "ec_rowid"), False))
+        # Every step of an operation and of its undo finds its rows by these (batch_id
+        # alone keeps the journal screen's rows in id order). Each index costs every
+        # journal row written: (batch_id, change, element), once declared, served no
+        # query the row-id index does not.
+        indexes = ((("batch_id", "change", "ec_rowid"), False),)
+
+
+class PendingContact(DolibarrModel):
+    """Document contacts an operation is about to add, until Dolibarr's table gives them
+    row ids: a temporary table of the operation's connection, emptied at the end. Rows
+    are written to the journal once, with their row ids, instead of being written and
+    then updated (an UPDATE of every added row was the costliest step on MariaDB)."""
+    element = CharField(max_length=32)
+    element_id = IntegerField()
+    fk_soc = IntegerField(null=True)
+    fk_c_type_contact = IntegerField()
+    fk_socpeople = IntegerField()
+
+    class Meta:
+        dolibarr_table = "autocontact_pending_contact"
+        temporary = True
+        primary_key = False
+
+
+class PreviewSelection(DolibarrModel):
+    """The thirdparties a preview reads about (temporary, rolled back with the preview):
+    joined by key like BatchSelection, instead of a long id list repeated in every
+    statement, which MariaDB plans poorly inside derived tables."""
+    fk_soc = IntegerField(primary_key=True)
+
+    class Meta:
+        dolibarr_table = "autocontact_preview_selection"
+        temporary = True
+
+
+class PendingSalesRep(DolibarrModel):
+    """Sales-rep links an operation is about to add (see PendingContact)."""
+    fk_soc = IntegerField()
+    fk_user = IntegerField()
+    type_code = CharField(max_length=32, null=True)
+
+    class Meta:
+        dolibarr_table = "autocontact_pending_salesrep"
+        temporary = True
+        primary_key = False
 
 
 class Job(DolibarrModel):
@@ -129,3 +172,20 @@ class Job(DolibarrModel):
 
 TOOL_MODELS = (LoginAttempt, Batch, BatchSetting, BatchSalesRep, BatchSelection, BatchContact,
                Job)
+
+
+class LoginSession(DolibarrModel):
+    """A signed-in browser session. The session cookie carries its token: logging out
+    deletes the row, and a cookie whose row is gone (logout, idle for longer than the
+    session lifetime) no longer signs anyone in, even if it was copied before."""
+    id = AutoField()
+    token = CharField(max_length=64, unique=True)
+    user_id = IntegerField(index=True)
+    created_at = DateTimeField()
+    last_seen = DateTimeField(index=True)     # refreshed every few minutes of use
+
+    class Meta:
+        dolibarr_table = "autocontact_session"
+
+
+TOOL_MODELS += (LoginSession,)

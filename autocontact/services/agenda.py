@@ -60,6 +60,8 @@ UPDATE setting ref to the id. All run in the caller's transaction.
 """
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from peewee import (
     JOIN,
     Cast,
@@ -77,7 +79,8 @@ from ..dolibarr.tool_tables import BatchContact, BatchSalesRep
 EVENT_CODE = "AC_AUTOCONTACT"
 TYPE_CODE = "AC_OTH_AUTO"
 PERCENT_NOT_APPLICABLE = -1
-LABEL = "Sales reps / follow-up contacts changed by autocontact (batch #{batch_id})"
+# Written in the language of the user making the change (Dolibarr shows it as it is).
+LABEL = _l("Sales reps / follow-up contacts changed by autocontact (batch #{batch_id})")
 LABEL_MAX = 128      # ActionComm::create() cuts the label to 128 characters
 LISTING_LIMIT = 1000  # show_actions_done() reads at most 1000 (+1) events
 
@@ -143,9 +146,9 @@ def record_events(batch_id, entity, actor, summary):
     """
     now = datetime.now().replace(microsecond=0)
     placeholder = f"AUTOCONTACT-{int(batch_id)}"  # ref until the id is known, like '(PROV)'
-    label = LABEL.format(batch_id=int(batch_id))[:LABEL_MAX]
-    note = f"{summary}\n\nautocontact batch #{int(batch_id)}" if summary else \
-        f"autocontact batch #{int(batch_id)}"
+    label = str(LABEL).format(batch_id=int(batch_id))[:LABEL_MAX]
+    reference = _("autocontact batch #%(id)s", id=int(batch_id))
+    note = f"{summary}\n\n{reference}" if summary else reference
     types, resources = _optional_tables()
     if types is not None:
         type_id = types.select(fn.MIN(types.id)).where(types.code == TYPE_CODE)

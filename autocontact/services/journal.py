@@ -5,9 +5,9 @@ Batches are written in the same transaction as the change they record.
 import json
 from datetime import datetime
 
-from peewee import JOIN
+from peewee import JOIN, MySQLDatabase
 
-from ..dolibarr.models import Constant
+from ..dolibarr.models import Constant, database
 from ..dolibarr.tool_tables import Batch, BatchSetting
 
 
@@ -24,6 +24,41 @@ def start_batch(actor, entity, action, params, summary, rows_changed=0, undo_of=
         rows_changed=rows_changed,
         undo_of=undo_of,
     ).execute()
+
+
+# --- journal-driven statements on Dolibarr's tables ------------------------------
+#
+# The journal rows of a batch name Dolibarr rows by row id. MariaDB before 11.1 (Debian
+# 12 ships 10.11) runs a single-table ``DELETE ... WHERE rowid IN (SELECT ... FROM
+# journal)`` without semi-join: it reads the whole Dolibarr table (a million
+# element_contact rows) and probes the subquery per row. Written as a multi-table DELETE
+# driven by the batch's journal rows it reads only those rows and reaches each Dolibarr
+# row by its primary key. SQLite plans the portable form that way by itself (and has no
+# multi-table DELETE), so it keeps it.
+
+def _on_mysql():
+    return isinstance(database.obj, MySQLDatabase)
+
+
+def _name(node):
+    """A table or column name (str or field), quoted for MySQL/MariaDB."""
+    return f"`{node if isinstance(node, str) else node.column_name}`"
+
+
+def delete_journaled(target, journal_model, row_id, batch_id, change):
+    """Delete the rows of ``target`` whose row ids the ``row_id`` column of the batch's
+    journal rows with ``change`` ('-' or '+') names: one statement."""
+    this_batch = ((journal_model.batch_id == batch_id) & (journal_model.change == change))
+    if not _on_mysql():
+        (target.delete()
+         .where(target._meta.primary_key.in_(journal_model.select(row_id).where(this_batch)))
+         .execute())
+        return
+    database.execute_sql(
+        f"DELETE x FROM {_name(journal_model._meta.table_name)} AS j "
+        f"JOIN {_name(target._meta.table_name)} AS x "
+        f"ON x.{_name(target._meta.primary_key)} = j.{_name(row_id)} "
+        f"WHERE j.{_name('batch_id')} = %s AND j.{_name('change')} = %s", (batch_id, change))
 
 
 def record_settings(batch_id, entity, changed):

@@ -5,10 +5,14 @@ LDAP applies at the next request without logging out.
 """
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
+
 from ..dolibarr.models import UserGroupMember
 from .ldap_auth import normalize_dn
 
 VIEWER, EDITOR, MANAGER = "viewer", "editor", "manager"
+# The roles' names in the reader's language (the codes above are what is stored and compared).
+ROLE_NAMES = {VIEWER: _l("viewer"), EDITOR: _l("editor"), MANAGER: _l("manager")}
 
 
 class PermissionDenied(Exception):
@@ -16,7 +20,9 @@ class PermissionDenied(Exception):
 
     def __init__(self, role, reason=None):
         self.role = role
-        super().__init__(reason or f"This needs the {role} role.")
+        # Lazy: the message is put in words when shown, in the reader's language.
+        super().__init__(reason or _l("This needs the %(role)s role.",
+                                      role=ROLE_NAMES.get(role, role)))
 
 
 @dataclass

@@ -9,6 +9,7 @@ are the consistency report's (services/reports.py).
 """
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from peewee import JOIN, SQL, Value, fn
 
 from ..dolibarr import doctypes
@@ -127,7 +128,8 @@ def documents_by_type_and_month(request, entity, user_id, active_ids):
             "on_other_thirdparties": figures["documents"] - figures["represented"],
             "not_matching": figures["not_matching"],
             "per_status": [{"status": status,
-                            "label": statuses.get(status, f"Status {status}"),
+                            "label": (statuses.get(status)
+                                      or _("Status %(status)s", status=status)),
                             "documents": count}
                            for status, count in sorted(per_status.items(), key=lambda item: (
                                item[0] is None, item[0] or 0))],

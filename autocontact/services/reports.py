@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from peewee import SQL, Case, Value, fn
 
 from ..dolibarr import doctypes
@@ -78,11 +80,12 @@ def _date(values, name, default):
     if not text:
         return default
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
-        raise InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.", name)
+        raise InvalidRequest(_("'%(name)s' must be a date written YYYY-MM-DD.", name=name), name)
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidRequest(f"'{name}' is not a real date: {text}.", name) from None
+        raise InvalidRequest(_("'%(name)s' is not a real date: %(text)s.", name=name, text=text),
+                             name) from None
 
 
 def parse_period(values, settings, today=None):
@@ -91,10 +94,11 @@ def parse_period(values, settings, today=None):
     date_from = _date(values, "date_from", default_from)
     date_to = _date(values, "date_to", default_to)
     if date_to < date_from:
-        raise InvalidRequest("'date_to' is before 'date_from'.", "date_to")
+        raise InvalidRequest(_("'%(name)s' is before '%(other)s'.", name="date_to",
+                               other="date_from"), "date_to")
     if date_to.year - date_from.year > MAX_YEARS:  # the month figures list every month
-        raise InvalidRequest(f"The period is longer than {MAX_YEARS} years: shorten it.",
-                             "date_to")
+        raise InvalidRequest(_("The period is longer than %(years)s years: shorten it.",
+                               years=MAX_YEARS), "date_to")
     return date_from, date_to
 
 
@@ -106,11 +110,13 @@ def requested_types(values):
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
-        raise InvalidRequest("'doc_types' must list document types.", "doc_types")
+        raise InvalidRequest(_("'%(name)s' must list document types.", name="doc_types"),
+                             "doc_types")
     elements = []
     for item in raw:
         if not isinstance(item, str):
-            raise InvalidRequest("'doc_types' must list document types.", "doc_types")
+            raise InvalidRequest(_("'%(name)s' must list document types.", name="doc_types"),
+                                 "doc_types")
         for element in item.split(","):
             element = element.strip()
             if element and element not in elements:
@@ -127,7 +133,8 @@ def scopes(entity, settings, elements=None):
     """
     for element in elements or ():
         if doctypes.get(element) is None:
-            raise InvalidRequest(f"Unknown document type '{element[:40]}'.", "doc_types")
+            raise InvalidRequest(_("Unknown document type '%(name)s'.", name=element[:40]),
+                                 "doc_types")
     wanted = [d for d in doctypes.DOC_TYPES if not elements or d.element in elements]
     codes = {d.element: settings.doc_types[d.element].contact_type for d in wanted}
     found = {(row.element, row.code): row.rowid for row in ContactType.select().where(
@@ -137,12 +144,14 @@ def scopes(entity, settings, elements=None):
     for doc_type in wanted:
         element, config = doc_type.element, settings.doc_types[doc_type.element]
         if not config.enabled:
-            reason = f"{doc_type.label} ({element}) is disabled in setup."
+            reason = _("%(type)s (%(element)s) is disabled in setup.", type=doc_type.label,
+                       element=element)
         elif not settings.available(element):
             reason = settings.unavailable_reason(element)
         elif (element, codes[element]) not in found:
-            reason = (f"The contact type {codes[element]} of {doc_type.label} is not an active "
-                      f"internal type in Dolibarr's dictionary: fix it in setup.")
+            reason = _("The contact type %(code)s of %(type)s is not an active internal type "
+                       "in Dolibarr's dictionary: fix it in setup.", code=codes[element],
+                       type=doc_type.label)
         else:
             column = (doc_type.date_column if config.date_field == "document"
                       and doc_type.date_column else doc_type.creation_date_column)
@@ -169,7 +178,8 @@ def parse_page(values, name="page", default=1, maximum=10_000_000):
         return default
     if (not isinstance(text, str) or not text.isascii() or not text.isdecimal()
             or len(text) > 10 or not 0 < int(text) <= maximum):
-        raise InvalidRequest(f"'{name}' must be a whole number from 1 to {maximum:,}.", name)
+        raise InvalidRequest(_("'%(name)s' must be a whole number from 1 to %(max)s.", name=name,
+                               max=format_decimal(maximum)), name)
     return int(text)
 
 
@@ -260,7 +270,7 @@ def per_type(row, elements):
 
 def person(row):
     name = " ".join(part for part in (row.get("firstname"), row.get("lastname")) if part)
-    return name or row.get("login") or f"user {row.get('user_id')}"
+    return name or row.get("login") or _("user %(id)s", id=row.get("user_id"))
 
 
 def months(date_from, date_to):

@@ -5,15 +5,17 @@ whatever the number of thirdparties:
 
 1. journal the links to remove (INSERT … SELECT into the batch's rows),
 2. delete them,
-3. journal the links to add (the pairs not linked yet),
+3. find the links to add (the pairs not linked yet) into a temporary table,
 4. insert them as Dolibarr's Societe::add_commercial stores them,
-5. note the new rows' ids in the journal, 6. count.
+5. journal them with the row ids they got, 6. count.
 
 A preview or dry run is the same transaction, rolled back: what it reports
 is exactly what applying would do.
 """
 from dataclasses import dataclass, field
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from peewee import JOIN, SQL, Value, fn
 
 from ..dolibarr.models import (
@@ -25,7 +27,7 @@ from ..dolibarr.models import (
     UserRight,
     database,
 )
-from ..dolibarr.tool_tables import Batch, BatchSalesRep, BatchSelection
+from ..dolibarr.tool_tables import Batch, BatchSalesRep, BatchSelection, PendingSalesRep
 from . import agenda as agenda_service
 from . import journal, permissions, thirdparties
 from .directory import count_if, user_entities
@@ -98,23 +100,29 @@ class Outcome:
 
 def _int(value, field_name, what):
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InvalidRequest(f"{what} must be a whole number.", field_name)
+        raise InvalidRequest(_("%(what)s must be a whole number.", what=what), field_name)
     text = str(value).strip()
     if not text.isdecimal() or len(text) > 10:
-        raise InvalidRequest(f"{what} must be a whole number, not '{text[:20]}'.", field_name)
+        raise InvalidRequest(_("%(what)s must be a whole number, not '%(text)s'.", what=what,
+                               text=text[:20]), field_name)
     return int(text)
 
 
 def _int_list(values, field_name, what, limit=MAX_IDS):
     if not isinstance(values, (list, tuple)):
-        raise InvalidRequest(f"'{field_name}' must be a list of {what}.", field_name)
+        raise InvalidRequest(_("'%(field)s' must be a list of %(what)s.", field=field_name,
+                               what=what), field_name)
     if len(values) > limit:
-        raise InvalidRequest(f"Too many {what}: {len(values):,} (at most {limit:,}).", field_name)
-    numbers = [_int(value, field_name, f"Each of '{field_name}'") for value in values]
+        raise InvalidRequest(_("Too many %(what)s: %(count)s (at most %(limit)s).", what=what,
+                               count=format_decimal(len(values)), limit=format_decimal(limit)),
+                             field_name)
+    numbers = [_int(value, field_name, _("Each of '%(field)s'", field=field_name))
+               for value in values]
     seen = set()
     for number in numbers:
         if number in seen:
-            raise InvalidRequest(f"'{field_name}' lists {number} more than once.", field_name)
+            raise InvalidRequest(_("'%(field)s' lists %(number)s more than once.",
+                                   field=field_name, number=number), field_name)
         seen.add(number)
     return tuple(numbers)
 
@@ -127,34 +135,38 @@ def _users(ids, entity):
 def _check_target(user, user_id, field_name):
     """A user who becomes a sales rep: existing, internal and active."""
     if user is None:
-        raise InvalidRequest(f"User {user_id} does not exist in this company.", field_name)
+        raise InvalidRequest(_("User %(id)s does not exist in this company.", id=user_id),
+                             field_name)
     if not user.is_internal:
-        raise InvalidRequest(f"{user.full_name} is an external user and cannot be a sales rep.",
+        raise InvalidRequest(_("%(name)s is an external user and cannot be a sales rep.",
+                               name=user.full_name),
                              field_name)
     if not user.is_active:
-        raise InvalidRequest(f"{user.full_name} is disabled and cannot become a sales rep.",
+        raise InvalidRequest(_("%(name)s is disabled and cannot become a sales rep.",
+                               name=user.full_name),
                              field_name)
 
 
 def parse_selection(payload, entity):
     """The thirdparties a request is about: ``thirdparty_ids`` or a list ``filter``."""
     if not isinstance(payload, dict):
-        raise InvalidRequest("Send a JSON object.")
+        raise InvalidRequest(_("Send a JSON object."))
     has_ids, has_filter = "thirdparty_ids" in payload, "filter" in payload
     if has_ids == has_filter:
-        raise InvalidRequest("Give either 'thirdparty_ids' or 'filter', not both or neither.",
+        raise InvalidRequest(_("Give either 'thirdparty_ids' or 'filter', not both or neither."),
                              "thirdparty_ids")
     request = Request(action=payload.get("action"))
     if has_filter:
         try:
             request.criteria = thirdparties.parse_filter(payload["filter"])
         except thirdparties.FilterInvalid as invalid:
-            raise InvalidRequest(f"Filter: {invalid}", f"filter.{invalid.field}") from None
+            raise InvalidRequest(_("Filter: %(error)s", error=invalid),
+                                 f"filter.{invalid.field}") from None
         return request
     request.thirdparty_ids = _int_list(payload["thirdparty_ids"], "thirdparty_ids",
-                                       "thirdparty ids")
+                                       _("thirdparty ids"))
     if not request.thirdparty_ids:
-        raise InvalidRequest("The selection is empty: choose at least one thirdparty.",
+        raise InvalidRequest(_("The selection is empty: choose at least one thirdparty."),
                              "thirdparty_ids")
     found = {row[0] for row in Thirdparty.select(Thirdparty.rowid).where(
         Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)),
@@ -162,8 +174,9 @@ def parse_selection(payload, entity):
     missing = [tid for tid in request.thirdparty_ids if tid not in found]
     if missing:
         raise InvalidRequest(
-            f"Thirdparty {missing[0]} does not exist in this company"
-            + (f" (and {len(missing) - 1} more)." if len(missing) > 1 else "."),
+            _("Thirdparty %(id)s does not exist in this company (and %(num)s more).",
+              id=missing[0], num=len(missing) - 1) if len(missing) > 1 else
+            _("Thirdparty %(id)s does not exist in this company.", id=missing[0]),
             "thirdparty_ids")
     return request
 
@@ -171,53 +184,56 @@ def parse_selection(payload, entity):
 def parse_request(payload, entity, settings):
     """Validate an API payload (or the dialog's equivalent) into a Request."""
     if not isinstance(payload, dict):
-        raise InvalidRequest("Send a JSON object.")
+        raise InvalidRequest(_("Send a JSON object."))
     action = payload.get("action")
     if action not in ACTIONS:
-        raise InvalidRequest(f"'action' must be one of {', '.join(ACTIONS)}.", "action")
+        raise InvalidRequest(_("'action' must be one of %(actions)s.", actions=", ".join(ACTIONS)),
+                             "action")
     for flag in ("replace", "dry_run"):
         if flag in payload and not isinstance(payload[flag], bool):
-            raise InvalidRequest(f"'{flag}' must be true or false.", flag)
+            raise InvalidRequest(_("'%(name)s' must be true or false.", name=flag), flag)
     request = parse_selection(payload, entity)
     request.replace = payload.get("replace") is True
 
     if action in ("assign", "unassign"):
-        request.user_ids = _int_list(payload.get("user_ids", []), "user_ids", "user ids", 1000)
+        request.user_ids = _int_list(payload.get("user_ids", []), "user_ids", _("user ids"), 1000)
         if not request.user_ids:
-            raise InvalidRequest("Choose at least one user.", "user_ids")
+            raise InvalidRequest(_("Choose at least one user."), "user_ids")
         users = _users(request.user_ids, entity)
         for user_id in request.user_ids:
             if action == "assign":
                 _check_target(users.get(user_id), user_id, "user_ids")
             elif user_id not in users:
-                raise InvalidRequest(f"User {user_id} does not exist in this company.", "user_ids")
+                raise InvalidRequest(_("User %(id)s does not exist in this company.", id=user_id),
+                                     "user_ids")
     elif action == "clear":
         if not settings.allow_remove_all:
-            raise InvalidRequest("Removing all sales reps is disabled in setup.", "action")
+            raise InvalidRequest(_("Removing all sales reps is disabled in setup."), "action")
     elif action == "transfer":
         for name in ("from_user_id", "to_user_id"):
             if payload.get(name) in (None, ""):
-                raise InvalidRequest(f"A transfer needs '{name}'.", name)
+                raise InvalidRequest(_("A transfer needs '%(name)s'.", name=name), name)
         request.from_user_id = _int(payload["from_user_id"], "from_user_id", "'from_user_id'")
         request.to_user_id = _int(payload["to_user_id"], "to_user_id", "'to_user_id'")
         users = _users((request.from_user_id, request.to_user_id), entity)
         if request.from_user_id not in users:
-            raise InvalidRequest(f"User {request.from_user_id} does not exist in this company.",
-                                 "from_user_id")
+            raise InvalidRequest(_("User %(id)s does not exist in this company.",
+                                   id=request.from_user_id), "from_user_id")
         _check_target(users.get(request.to_user_id), request.to_user_id, "to_user_id")
         if request.from_user_id == request.to_user_id:
-            raise InvalidRequest("Transfer to a different user.", "to_user_id")
+            raise InvalidRequest(_("Transfer to a different user."), "to_user_id")
     if payload.get("documents") is not None:
         from . import documents
         cascade = payload["documents"]
         if not isinstance(cascade, dict):
-            raise InvalidRequest("'documents' must be an object: date_from, date_to, doc_types, "
-                                 "statuses.", "documents")
+            raise InvalidRequest(_("'documents' must be an object: date_from, date_to, doc_types, "
+                                   "statuses."), "documents")
         try:
             request.documents = documents.parse_request(
                 {**cascade, "mode": "sync"}, entity, settings, selection=request)
         except InvalidRequest as invalid:
-            raise InvalidRequest(f"Documents: {invalid}", f"documents.{invalid.field}") from None
+            raise InvalidRequest(_("Documents: %(error)s", error=invalid),
+                                 f"documents.{invalid.field}") from None
     return request
 
 
@@ -261,16 +277,18 @@ def _removal_condition(request):
 
 def _summary(request, users):
     def name(user_id):
-        return users[user_id].full_name if user_id in users else f"user {user_id}"
+        return users[user_id].full_name if user_id in users else _("user %(id)s", id=user_id)
 
+    names = ", ".join(name(u) for u in request.user_ids)
     if request.action == "assign":
-        verb = "Replace sales reps by" if request.replace else "Assign"
-        return f"{verb} {', '.join(name(u) for u in request.user_ids)}"
+        return (_("Replace sales reps by %(names)s", names=names) if request.replace
+                else _("Assign %(names)s", names=names))
     if request.action == "unassign":
-        return f"Unassign {', '.join(name(u) for u in request.user_ids)}"
+        return _("Unassign %(names)s", names=names)
     if request.action == "transfer":
-        return f"Transfer {name(request.from_user_id)} → {name(request.to_user_id)}"
-    return "Remove all sales reps"
+        return _("Transfer %(old)s → %(new)s", old=name(request.from_user_id),
+                 new=name(request.to_user_id))
+    return _("Remove all sales reps")
 
 
 def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=None):
@@ -294,33 +312,36 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=Non
         journal_columns = [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
                            BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.import_key,
                            BatchSalesRep.type_code]
-        progress("Finding the sales-rep links to remove")
+        progress(_("Finding the sales-rep links to remove"))
         BatchSalesRep.insert_from(removed, journal_columns).execute()
-        this_batch = (BatchSalesRep.batch_id == batch_id)
-        progress("Removing sales-rep links")
-        (SalesRepLink.delete()
-         .where(SalesRepLink.rowid.in_(BatchSalesRep.select(BatchSalesRep.link_rowid)
-                                       .where(this_batch, BatchSalesRep.change == "-")))
-         .execute())
+        progress(_("Removing sales-rep links"))
+        journal.delete_journaled(SalesRepLink, BatchSalesRep, BatchSalesRep.link_rowid,
+                                 batch_id, "-")
 
         additions = _additions(request, selected, batch_id)
         if additions is not None:
-            progress("Adding sales-rep links")
-            BatchSalesRep.insert_from(additions, [
-                BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.fk_soc,
-                BatchSalesRep.fk_user, BatchSalesRep.type_code]).execute()
-            added = BatchSalesRep.select(BatchSalesRep.fk_soc, BatchSalesRep.fk_user).where(
-                this_batch, BatchSalesRep.change == "+")
+            progress(_("Adding sales-rep links"))
+            PendingSalesRep.create_table(safe=True)   # temporary: this connection's own
+            PendingSalesRep.insert_from(additions, [
+                PendingSalesRep.fk_soc, PendingSalesRep.fk_user,
+                PendingSalesRep.type_code]).execute()
+            added = PendingSalesRep.select(PendingSalesRep.fk_soc, PendingSalesRep.fk_user)
             link_columns = [SalesRepLink.fk_soc, SalesRepLink.fk_user]
             if schema.salesrep_type_code:
-                added = added.select_extend(BatchSalesRep.type_code)
+                added = added.select_extend(PendingSalesRep.type_code)
                 link_columns.append(SalesRepLink.type_code)
             SalesRepLink.insert_from(added, link_columns).execute()
-            new_rowid = (SalesRepLink.select(fn.MAX(SalesRepLink.rowid))
-                         .where(SalesRepLink.fk_soc == BatchSalesRep.fk_soc,
-                                SalesRepLink.fk_user == BatchSalesRep.fk_user))
-            (BatchSalesRep.update(link_rowid=new_rowid)
-             .where(this_batch, BatchSalesRep.change == "+").execute())
+            # Journal them with their row ids: only pairs without any link were added
+            # (_additions), so each pair has exactly one row now.
+            BatchSalesRep.insert_from(
+                PendingSalesRep
+                .select(Value(batch_id), Value("+"), SalesRepLink.rowid, PendingSalesRep.fk_soc,
+                        PendingSalesRep.fk_user, PendingSalesRep.type_code)
+                .join(SalesRepLink, on=((SalesRepLink.fk_soc == PendingSalesRep.fk_soc)
+                                        & (SalesRepLink.fk_user == PendingSalesRep.fk_user))),
+                [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
+                 BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.type_code]).execute()
+            PendingSalesRep.delete().execute()
 
         outcome = _outcome(batch_id, request, selected, entity)
         changed = outcome.links_added + outcome.links_removed
@@ -362,7 +383,7 @@ def _additions(request, selected, batch_id):
         ThirdpartyAlias = Thirdparty.alias("s")
         TargetAlias = User.alias("u")
         pairs = (ThirdpartyAlias
-                 .select(Value(batch_id), Value("+"), ThirdpartyAlias.rowid, TargetAlias.rowid,
+                 .select(ThirdpartyAlias.rowid, TargetAlias.rowid,
                          Value(SALESREP_TYPE_CODE))
                  .join(TargetAlias, JOIN.CROSS)
                  .where(ThirdpartyAlias.rowid.in_(selected), TargetAlias.rowid.in_(targets)))
@@ -373,7 +394,7 @@ def _additions(request, selected, batch_id):
     if request.action == "transfer":
         Removed = BatchSalesRep.alias("r")
         return (Removed
-                .select(Value(batch_id), Value("+"), Removed.fk_soc, Value(request.to_user_id),
+                .select(Removed.fk_soc, Value(request.to_user_id),
                         Value(SALESREP_TYPE_CODE))
                 .where(Removed.batch_id == batch_id, Removed.change == "-",
                        ~fn.EXISTS(SalesRepLink.select(SalesRepLink.rowid).where(

@@ -9,6 +9,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
 from peewee import JOIN, fn
 
 from ..dolibarr import doctypes
@@ -87,9 +88,10 @@ class Settings:
         if self.available(element):
             return None
         doc_type = doctypes.get(element)
-        return (f"{doc_type.label} ({element}) is unavailable: Dolibarr's "
-                f"{doc_type.module_label} module is disabled ({doc_type.module_constant} is "
-                f"not set for this company). A manager can force the type in setup.")
+        return _("%(type)s (%(element)s) is unavailable: Dolibarr's %(module)s module is "
+                 "disabled (%(constant)s is not set for this company). A manager can force "
+                 "the type in setup.", type=doc_type.label, element=element,
+                 module=doc_type.module_label, constant=doc_type.module_constant)
 
     def usable(self, element):
         """Enabled in setup and available in Dolibarr."""
@@ -280,7 +282,7 @@ def _as_bool(value, path, errors):
     if (type(value) is int or isinstance(value, str)) and value in (
             0, 1, "0", "1", "true", "false", "on", "off"):
         return value in (1, "1", "true", "on")
-    errors[path] = "Must be true or false."
+    errors[path] = _("Must be true or false.")
     return None
 
 
@@ -296,7 +298,7 @@ def _as_int(value):
 def _as_list(value, path, errors):
     if isinstance(value, (list, tuple)):
         return list(value)
-    errors[path] = "Must be a list."
+    errors[path] = _("Must be a list.")
     return None
 
 
@@ -306,31 +308,31 @@ def apply_changes(current, payload, available):
     Raises SettingsInvalid naming every wrong field; nothing is half-applied.
     """
     if not isinstance(payload, dict):
-        raise SettingsInvalid({"": "Send a JSON object of settings."})
+        raise SettingsInvalid({"": _("Send a JSON object of settings.")})
     errors, changes = {}, {}
     known = set(Settings.__dataclass_fields__) - {"modules"}
     for name in payload:
         if name not in known:
-            errors[name] = f"Unknown setting '{name}'."
+            errors[name] = _("Unknown setting '%(name)s'.", name=name)
 
     doc_types = dict(current.doc_types)
     given = payload.get("doc_types", {})
     if not isinstance(given, dict):
-        errors["doc_types"] = "Must be an object keyed by document type."
+        errors["doc_types"] = _("Must be an object keyed by document type.")
         given = {}
     for element, value in given.items():
         path = f"doc_types.{element}"
         doc_type = doctypes.get(element)
         if doc_type is None:
-            errors[path] = f"Unknown document type '{element}'."
+            errors[path] = _("Unknown document type '%(element)s'.", element=element)
             continue
         if not isinstance(value, dict):
-            errors[path] = "Must be an object."
+            errors[path] = _("Must be an object.")
             continue
         merged = asdict(doc_types[element])
         for key, item in value.items():
             if key not in merged:
-                errors[f"{path}.{key}"] = f"Unknown field '{key}'."
+                errors[f"{path}.{key}"] = _("Unknown field '%(key)s'.", key=key)
                 continue
             if key in ("enabled", "force_when_module_disabled"):
                 item = _as_bool(item, f"{path}.{key}", errors)
@@ -339,32 +341,36 @@ def apply_changes(current, payload, available):
                 if item in ("", None):
                     item = None  # allowed while the type is disabled, checked below
                 elif not isinstance(item, str) or item not in codes:
-                    errors[f"{path}.contact_type"] = (
-                        f"'{str(item)[:40]}' is not an active internal contact type of {doc_type.label} "
-                        f"in Dolibarr's dictionary (choose among: {', '.join(sorted(codes)) or 'none'})."
-                    )
+                    errors[f"{path}.contact_type"] = _(
+                        "'%(code)s' is not an active internal contact type of %(type)s in "
+                        "Dolibarr's dictionary (choose among: %(codes)s).",
+                        code=str(item)[:40], type=doc_type.label,
+                        codes=", ".join(sorted(codes)) or _("none"))
             elif key == "date_field":
                 if item not in DATE_FIELDS:
-                    errors[f"{path}.date_field"] = "Must be 'document' or 'creation'."
+                    errors[f"{path}.date_field"] = _("Must be 'document' or 'creation'.")
                 elif item == "document" and not doc_type.date_column:
-                    errors[f"{path}.date_field"] = (
-                        f"{doc_type.label} has no date of its own: use its creation date.")
+                    errors[f"{path}.date_field"] = _(
+                        "%(type)s has no date of its own: use its creation date.",
+                        type=doc_type.label)
             elif key == "closed_statuses":
                 item = _as_list(item, f"{path}.closed_statuses", errors)
                 if item is not None:
                     numbers = [_as_int(status) for status in item]
                     if None in numbers:
-                        errors[f"{path}.closed_statuses"] = "Must be a list of status numbers."
+                        errors[f"{path}.closed_statuses"] = _("Must be a list of status numbers.")
                         continue
                     item = tuple(sorted(set(numbers)))
                     unknown = [s for s in item if s not in doc_type.statuses]
                     if unknown:
-                        errors[f"{path}.closed_statuses"] = (
-                            f"Unknown status {unknown[0]} for {doc_type.label}.")
+                        errors[f"{path}.closed_statuses"] = _(
+                            "Unknown status %(status)s for %(type)s.", status=unknown[0],
+                            type=doc_type.label)
             merged[key] = item
         if merged["enabled"] and not merged["contact_type"]:
             errors.setdefault(f"{path}.contact_type",
-                              f"{doc_type.label} needs a contact type to be enabled.")
+                              _("%(type)s needs a contact type to be enabled.",
+                                type=doc_type.label))
         doc_types[element] = DocTypeSettings(**{**merged,
                                                 "closed_statuses": tuple(merged["closed_statuses"] or ())})
     changes["doc_types"] = doc_types
@@ -376,12 +382,13 @@ def apply_changes(current, payload, available):
                 continue
             numbers = [_as_int(item) for item in items]
             if None in numbers:
-                errors[name] = "Must be a list of Dolibarr group ids."
+                errors[name] = _("Must be a list of Dolibarr group ids.")
                 continue
             ids = tuple(sorted(set(numbers)))
             unknown = [group_id for group_id in ids if group_id not in available.group_ids()]
             if unknown:
-                errors[name] = f"Group {unknown[0]} is not a user group of this company."
+                errors[name] = _("Group %(id)s is not a user group of this company.",
+                                 id=unknown[0])
             changes[name] = ids
     for name in DN_LISTS:
         if name in payload:
@@ -389,7 +396,7 @@ def apply_changes(current, payload, available):
             if items is None:
                 continue
             if len(items) > MAX_DNS:
-                errors[name] = f"At most {MAX_DNS} LDAP groups."
+                errors[name] = _("At most %(count)s LDAP groups.", count=MAX_DNS)
                 continue
             cleaned = []
             for item in items:
@@ -397,7 +404,8 @@ def apply_changes(current, payload, available):
                 if not text:
                     continue
                 if len(text) > MAX_DN_LENGTH or not is_valid_dn(text):
-                    errors[name] = f"'{str(item)[:80]}' is not a valid LDAP DN (e.g. cn=sales,ou=groups,dc=example,dc=com)."
+                    errors[name] = _("'%(dn)s' is not a valid LDAP DN (e.g. "
+                                     "cn=sales,ou=groups,dc=example,dc=com).", dn=str(item)[:80])
                     break
                 if normalize_dn(text) not in {normalize_dn(dn) for dn in cleaned}:
                     cleaned.append(text)
@@ -407,7 +415,8 @@ def apply_changes(current, payload, available):
             changes[name] = _as_bool(payload[name], name, errors)
     if "default_period" in payload:
         if payload["default_period"] not in PERIODS:
-            errors["default_period"] = f"Must be one of {', '.join(PERIODS)}."
+            errors["default_period"] = _("Must be one of %(choices)s.",
+                                         choices=", ".join(PERIODS))
         changes["default_period"] = payload["default_period"]
     for name in ("default_date_from", "default_date_to"):
         if name in payload:
@@ -418,16 +427,16 @@ def apply_changes(current, payload, available):
                 parsed = (_date_or_none(value) if isinstance(value, str)
                           and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None)
                 if parsed is None:
-                    errors[name] = "Must be a date written YYYY-MM-DD."
+                    errors[name] = _("Must be a date written YYYY-MM-DD.")
                 changes[name] = parsed
     if errors:
         raise SettingsInvalid(errors)
     new = replace(current, **changes)
     if new.default_period == "custom":
         if not (new.default_date_from and new.default_date_to):
-            errors["default_date_from"] = "A custom period needs both dates."
+            errors["default_date_from"] = _("A custom period needs both dates.")
         elif new.default_date_to < new.default_date_from:
-            errors["default_date_to"] = "The end date is before the start date."
+            errors["default_date_to"] = _("The end date is before the start date.")
     if errors:
         raise SettingsInvalid(errors)
     return new
@@ -465,7 +474,8 @@ def save(actor, entity, new):
     names = ", ".join(sorted(name.removeprefix(PREFIX) for name in changed))
     with database.atomic():
         batch_id = journal.start_batch(actor, entity, "settings", {"changed": sorted(changed)},
-                                       f"Setup changed: {names}", rows_changed=len(changed))
+                                       _("Setup changed: %(names)s", names=names),
+                                       rows_changed=len(changed))
         journal.record_settings(batch_id, entity, changed)
         write_constants(entity, changed)
     return batch_id

@@ -8,6 +8,7 @@ import operator
 from dataclasses import dataclass, field
 from functools import reduce
 
+from flask_babel import gettext as _
 from peewee import SQL, NodeList, Value, fn
 
 from ..dolibarr.models import SalesRepLink, Thirdparty, User
@@ -57,8 +58,8 @@ def storable_text(text, key):
     """Refuse text Dolibarr's tables cannot hold: broken Unicode (lone surrogates), and
     characters beyond the Basic Multilingual Plane (utf8mb3, Dolibarr's default charset)."""
     if any(0xD800 <= ord(ch) <= 0xDFFF or ord(ch) > 0xFFFF or ch == "\x00" for ch in text):
-        raise FilterInvalid(key, f"'{key}' contains characters Dolibarr's database cannot store "
-                                 "(emoji, control or broken characters).")
+        raise FilterInvalid(key, _("'%(name)s' contains characters Dolibarr's database cannot "
+                                   "store (emoji, control or broken characters).", name=key))
     return text
 
 
@@ -69,7 +70,7 @@ def _single(values, key):
     if value is None:
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise FilterInvalid(key, f"'{key}' must be a single value.")
+        raise FilterInvalid(key, _("'%(name)s' must be a single value.", name=key))
     return storable_text(str(value).strip(), key)
 
 
@@ -78,31 +79,35 @@ def _whole(values, key, default, allowed=None, minimum=1):
     if not text:
         return default
     if not text.isdecimal() or len(text) > 9 or int(text) < minimum:
-        raise FilterInvalid(key, f"'{key}' must be a whole number of at least {minimum}.")
+        raise FilterInvalid(key, _("'%(name)s' must be a whole number of at least %(minimum)s.",
+                                    name=key, minimum=minimum))
     if allowed and int(text) not in allowed:
-        raise FilterInvalid(key, f"'{key}' must be one of {', '.join(map(str, allowed))}.")
+        raise FilterInvalid(key, _("'%(name)s' must be one of %(values)s.", name=key,
+                                    values=", ".join(map(str, allowed))))
     return int(text)
 
 
 def parse_filter(values):
     """Build a ThirdpartyFilter from query args or a JSON object; raise FilterInvalid."""
     if not hasattr(values, "get"):
-        raise FilterInvalid("filter", "The filter must be an object of list criteria.")
+        raise FilterInvalid("filter", _("The filter must be an object of list criteria."))
     q = _single(values, "q")
     if len(q) > 200:
-        raise FilterInvalid("q", "The search text is too long (200 characters at most).")
+        raise FilterInvalid("q", _("The search text is too long (200 characters at most)."))
     kind = _single(values, "kind")
     if kind and kind not in KINDS:
-        raise FilterInvalid("kind", f"Unknown kind '{kind[:40]}': use {', '.join(KINDS)}.")
+        raise FilterInvalid("kind", _("Unknown kind '%(kind)s': use %(kinds)s.", kind=kind[:40],
+                                       kinds=", ".join(KINDS)))
     status = _single(values, "status")
     if status and status not in STATUSES:
-        raise FilterInvalid("status", "Status must be 'open' or 'closed'.")
+        raise FilterInvalid("status", _("Status must be 'open' or 'closed'."))
     rep = _single(values, "rep")
     if rep and rep not in ("none", "inactive_only") and not (rep.isdecimal() and len(rep) < 10):
-        raise FilterInvalid("rep", "Sales rep must be a user id, 'none' or 'inactive_only'.")
+        raise FilterInvalid("rep", _("Sales rep must be a user id, 'none' or 'inactive_only'."))
     sort = _single(values, "sort") or "name"
     if sort.lstrip("-") not in SORTS:
-        raise FilterInvalid("sort", f"Unknown sort '{sort[:40]}': use {', '.join(SORTS)}.")
+        raise FilterInvalid("sort", _("Unknown sort '%(sort)s': use %(sorts)s.", sort=sort[:40],
+                                       sorts=", ".join(SORTS)))
     return ThirdpartyFilter(
         q=q, kind=kind, status=status, rep=rep, sort=sort,
         page=_whole(values, "page", 1),
@@ -142,9 +147,11 @@ def matching(criteria, entity):
                        .where(SalesRepLink.fk_soc == Thirdparty.rowid, User.statut == 1))
         query = query.where(fn.EXISTS(any_link), ~fn.EXISTS(active_link))
     elif criteria.rep:
-        query = query.where(fn.EXISTS(
-            SalesRepLink.select(SalesRepLink.rowid).where(
-                SalesRepLink.fk_soc == Thirdparty.rowid, SalesRepLink.fk_user == int(criteria.rep))))
+        # IN (uncorrelated subquery), not EXISTS: MariaDB then materialises the rep's links
+        # and reaches each thirdparty by key, also inside COUNT and INSERT ... SELECT.
+        query = query.where(Thirdparty.rowid.in_(
+            SalesRepLink.select(SalesRepLink.fk_soc).where(
+                SalesRepLink.fk_user == int(criteria.rep))))
     return query
 
 
@@ -162,7 +169,9 @@ class Page:
 def list_page(criteria, entity):
     """One page of the list with each row's sales reps: three queries in all."""
     query = matching(criteria, entity)
-    total = query.count()
+    # COUNT on the query itself: peewee's count() wraps it in a derived table, inside
+    # which MariaDB probes a correlated subquery per thirdparty of the company.
+    total = query.select(fn.COUNT(Thirdparty.rowid)).scalar() or 0
     column = SORTS[criteria.sort.lstrip("-")]
     order = column.desc() if criteria.sort.startswith("-") else column.asc()
     tiebreak = Thirdparty.rowid.desc() if criteria.sort.startswith("-") else Thirdparty.rowid

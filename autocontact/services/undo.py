@@ -9,6 +9,7 @@ import operator
 from dataclasses import dataclass, field
 from functools import reduce
 
+from flask_babel import gettext as _
 from peewee import SqliteDatabase, Value, fn
 
 from ..dolibarr import doctypes
@@ -22,6 +23,7 @@ from ..dolibarr.models import (
     database,
 )
 from ..dolibarr.tool_tables import Batch, BatchContact, BatchSalesRep, BatchSetting
+from ..i18n import LABELS
 from . import agenda as agenda_service
 from . import journal, permissions
 
@@ -49,19 +51,22 @@ def undo(actor, batch_id, entity, schema, dry_run=False, force=False, agenda=Non
     """Undo batch ``batch_id``; raise LookupError if unknown, UndoRefused if already undone."""
     original = Batch.get_or_none(Batch.id == batch_id, Batch.entity == entity)
     if original is None:
-        raise LookupError(f"There is no batch #{batch_id} in this company.")
+        raise LookupError(_("There is no batch #%(id)s in this company.", id=batch_id))
     permissions.require(actor, permissions.MANAGER if original.action == "settings"
                         else permissions.EDITOR)
     if original.action == "undo":
-        raise UndoRefused(f"Batch #{batch_id} is an undo: to redo the change, run it again.")
+        raise UndoRefused(_("Batch #%(id)s is an undo: to redo the change, run it again.",
+                             id=batch_id))
     with database.atomic() as transaction:
         # Read the state again under a row lock: two undos at once cannot both pass.
         state = (Batch.select(Batch.state).where(Batch.id == batch_id).for_update().scalar()
                  if not isinstance(database.obj, SqliteDatabase) else original.state)
         if state != "applied":
-            raise UndoRefused(f"Batch #{batch_id} has already been undone ({state}).")
+            raise UndoRefused(_("Batch #%(id)s has already been undone (%(state)s).", id=batch_id,
+                                 state=LABELS.get(state, state)))
         undo_id = journal.start_batch(actor, entity, "undo", {"undo_of": batch_id, "force": force},
-                                      f"Undo of #{batch_id}: {original.summary}", undo_of=batch_id)
+                                      _("Undo of #%(id)s: %(summary)s", id=batch_id,
+                                        summary=original.summary), undo_of=batch_id)
         conflicts = (_salesreps(batch_id, undo_id, schema, force)
                      + _contacts(batch_id, undo_id, force)
                      + _settings(batch_id, undo_id, entity, force))
@@ -137,9 +142,7 @@ def _salesreps(batch_id, undo_id, schema, force):
         BatchSalesRep.insert_from(
             current.join(Original, on=same_pair)
             .where(Original.batch_id == batch_id, Original.change == "-"), columns).execute()
-    (SalesRepLink.delete().where(SalesRepLink.rowid.in_(
-        BatchSalesRep.select(BatchSalesRep.link_rowid)
-        .where(BatchSalesRep.batch_id == undo_id, BatchSalesRep.change == "-"))).execute())
+    journal.delete_journaled(SalesRepLink, BatchSalesRep, BatchSalesRep.link_rowid, undo_id, "-")
     # What the batch removed: put it back, with its row id, where nothing took its place.
     BatchSalesRep.insert_from(
         Original.select(Value(undo_id), Value("+"), Original.link_rowid, Original.fk_soc,
@@ -211,9 +214,7 @@ def _contacts(batch_id, undo_id, force):
         BatchContact.insert_from(
             current.join(Original, on=same_key)
             .where(Original.batch_id == batch_id, Original.change == "-"), columns).execute()
-    (ElementContact.delete().where(ElementContact.rowid.in_(
-        BatchContact.select(BatchContact.ec_rowid)
-        .where(BatchContact.batch_id == undo_id, BatchContact.change == "-"))).execute())
+    journal.delete_journaled(ElementContact, BatchContact, BatchContact.ec_rowid, undo_id, "-")
     BatchContact.insert_from(
         Original.select(Value(undo_id), Value("+"), Original.ec_rowid, Original.element,
                         Original.element_id, Original.fk_soc, Original.fk_c_type_contact,

@@ -2,6 +2,7 @@
 from datetime import date
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..dolibarr import doctypes
@@ -62,7 +63,7 @@ def _settings_body(settings):
 def get_settings():
     """Current settings, for editors and managers."""
     if not (current_user.can(permissions.EDITOR) or current_user.can(permissions.MANAGER)):
-        return error_response(403, "Settings are readable by editors and managers.")
+        return error_response(403, _("Settings are readable by editors and managers."))
     return jsonify(_settings_body(current_settings()))
 
 
@@ -72,7 +73,7 @@ def put_settings():
     """Change some settings (managers). Same validation as the setup page."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        return bad_request("Send the settings to change as a JSON object.")
+        return bad_request(_("Send the settings to change as a JSON object."))
     entity = current_app.config["ENTITY"]
     try:
         new = settings_service.apply_changes(current_settings(), payload,
@@ -120,7 +121,8 @@ def _unknown_parameter(values, known):
     unknown = sorted(set(values) - known)
     if unknown:
         raise salesreps_service.InvalidRequest(
-            f"Unknown parameter '{unknown[0][:40]}': use {', '.join(sorted(known))}.", unknown[0])
+            _("Unknown parameter '%(name)s': use %(known)s.", name=unknown[0][:40],
+              known=", ".join(sorted(known))), unknown[0])
 
 
 @bp.route("/reports/consistency")
@@ -155,7 +157,7 @@ def user_portfolio(user_id):
     entity = current_app.config["ENTITY"]
     user = portfolio_service.find_user(user_id, entity)
     if user is None:
-        return error_response(404, f"There is no internal user {user_id} in this company.")
+        return error_response(404, _("There is no internal user %(id)s in this company.", id=user_id))
     try:
         _unknown_parameter(request.args, PORTFOLIO_PARAMETERS)
         parsed = reports_service.parse_request(request.args, entity, current_settings())
@@ -179,28 +181,30 @@ def journal_filters(values):
     except thirdparties_service.FilterInvalid as invalid:
         raise salesreps_service.InvalidRequest(str(invalid), "user") from None
     if len(user) > 50:
-        raise salesreps_service.InvalidRequest("'user' is a Dolibarr login (50 characters at most).",
-                                               "user")
+        raise salesreps_service.InvalidRequest(
+            _("'%(name)s' is a Dolibarr login (%(max)s characters at most).", name="user", max=50),
+            "user")
     filters["user"] = user or None
     action = values.get("action", "")
     if action and action not in journal_service.ACTIONS:
         raise salesreps_service.InvalidRequest(
-            f"'action' must be one of {', '.join(journal_service.ACTIONS)}.", "action")
+            _("'%(name)s' must be one of %(choices)s.", name="action",
+              choices=", ".join(journal_service.ACTIONS)), "action")
     filters["action"] = action or None
     for name in ("since", "until"):
         text = values.get(name, "")
         try:
             filters[name] = date.fromisoformat(text) if text else None
         except ValueError:
-            raise salesreps_service.InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.",
-                                                   name) from None
+            raise salesreps_service.InvalidRequest(
+                _("'%(name)s' must be a date written YYYY-MM-DD.", name=name), name) from None
         if text and len(text) != 10:
-            raise salesreps_service.InvalidRequest(f"'{name}' must be a date written YYYY-MM-DD.",
-                                                   name)
+            raise salesreps_service.InvalidRequest(
+                _("'%(name)s' must be a date written YYYY-MM-DD.", name=name), name)
     thirdparty = values.get("thirdparty_id", "")
     if thirdparty and not (thirdparty.isdecimal() and len(thirdparty) < 10):
-        raise salesreps_service.InvalidRequest("'thirdparty_id' must be a whole number.",
-                                               "thirdparty_id")
+        raise salesreps_service.InvalidRequest(
+            _("'%(name)s' must be a whole number.", name="thirdparty_id"), "thirdparty_id")
     filters["thirdparty_id"] = int(thirdparty) if thirdparty else None
     return filters
 
@@ -211,7 +215,8 @@ def _bounded(values, name, default, maximum):
         return default
     if not text.isdecimal() or not 0 < int(text) <= maximum:
         raise salesreps_service.InvalidRequest(
-            f"'{name}' must be a whole number from 1 to {maximum}.", name)
+            _("'%(name)s' must be a whole number from 1 to %(max)s.", name=name,
+              max=maximum), name)
     return int(text)
 
 
@@ -241,7 +246,7 @@ def batch(batch_id):
     found = journal_service.find_batches(current_app.config["ENTITY"]).where(
         journal_service.Batch.id == batch_id).first()
     if found is None:
-        return error_response(404, f"There is no batch #{batch_id} in this company.")
+        return error_response(404, _("There is no batch #%(id)s in this company.", id=batch_id))
     rows = journal_service.batch_rows(batch_id, limit=per_page, offset=(page - 1) * per_page)
     return jsonify({**journal_service.batch_summary(found), "rows": rows, "page": page,
                     "per_page": per_page})
@@ -254,10 +259,10 @@ def undo_batch(batch_id):
     payload = request.get_json(silent=True)
     payload = {} if payload is None and not request.data else payload
     if not isinstance(payload, dict):
-        return bad_request("Send a JSON object: {\"dry_run\": bool, \"force\": bool}.")
+        return bad_request(_("Send a JSON object: %(shape)s.", shape='{"dry_run": bool, "force": bool}'))
     for flag in ("dry_run", "force"):
         if flag in payload and not isinstance(payload[flag], bool):
-            return bad_request(f"'{flag}' must be true or false.", flag)
+            return bad_request(_("'%(name)s' must be true or false.", name=flag), flag)
     try:
         outcome = undo_service.undo(current_user, batch_id, current_app.config["ENTITY"],
                                     current_app.extensions["autocontact.schema"],

@@ -6,9 +6,12 @@ prints, and every chart sits next to a table with the same figures.
 """
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
+
 PALETTE = 10            # app.css defines .series-0 … .series-9
 MAX_BARS = 20           # horizontal charts show the largest rows, the table has them all
 MAX_COLUMNS = 48        # more months than this are drawn per year
+PER_YEAR_NOTE = _l("per year: the period is longer than four years")
 
 
 @dataclass
@@ -127,7 +130,7 @@ def columns_chart(rows, series, width=760, height=240):
     notes = []
     if len(rows) > MAX_COLUMNS:
         rows = _per_year(rows)
-        notes.append("per year: the period is longer than four years")
+        notes.append(PER_YEAR_NOTE)
     left, top, bottom, right = 50, 12, 46, 10
     plot_width, plot_height = width - left - right, height - top - bottom
     maximum, ticks = _ticks(max((row["documents"] for row in rows), default=0))

@@ -8,6 +8,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_decimal, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
@@ -90,7 +92,7 @@ def batch(batch_id):
     """One batch: parameters and every row it added or removed, paginated."""
     found = _batch_or_404(batch_id)
     if found is None:
-        return error_response(404, "No such journal entry in this company.")
+        return error_response(404, _("No such journal entry in this company."))
     page = _page(request.args)
     rows = journal.batch_rows(batch_id, limit=ROWS_PER_PAGE, offset=(page - 1) * ROWS_PER_PAGE)
     may_undo = found.state == "applied" and found.action != "undo" and current_user.can(
@@ -104,7 +106,7 @@ def batch(batch_id):
 def batch_csv(batch_id):
     """Every row of a batch as CSV."""
     if _batch_or_404(batch_id) is None:
-        return error_response(404, "No such journal entry in this company.")
+        return error_response(404, _("No such journal entry in this company."))
     rows = journal.batch_rows(batch_id, limit=10_000_000)
     return csv_response(f"autocontact-batch-{batch_id}.csv", CSV_COLUMNS,
                 ([row.get(column) for column in CSV_COLUMNS] for row in rows))
@@ -116,7 +118,7 @@ def undo(batch_id):
     """Preview an undo (its conflicts), or confirm it; the result replaces the panel."""
     found = _batch_or_404(batch_id)
     if found is None:
-        return error_response(404, "No such journal entry in this company.")
+        return error_response(404, _("No such journal entry in this company."))
     confirm = request.form.get("confirm") == "1"
     try:
         outcome = undo_service.undo(current_user, batch_id, current_app.config["ENTITY"],
@@ -126,10 +128,12 @@ def undo(batch_id):
         return error_response(409, str(refused))
     if not request.headers.get("HX-Request"):
         if confirm and outcome.batch_id:
-            flash(f"Undone: {outcome.rows_restored} rows restored (journal entry "
-                  f"#{outcome.batch_id}).", "success")
+            flash(ngettext("Undone: %(count)s row restored (journal entry #%(id)s).",
+                           "Undone: %(count)s rows restored (journal entry #%(id)s).",
+                           outcome.rows_restored, count=format_decimal(outcome.rows_restored),
+                           id=outcome.batch_id), "success")
         else:
-            flash("Nothing was undone.", "info")
+            flash(_("Nothing was undone."), "info")
         return redirect(url_for("journal.batch", batch_id=batch_id))
     context = {"batch": journal.batch_summary(found), "outcome": outcome, "confirmed": confirm,
                "force": request.form.get("force") == "1"}

@@ -4,7 +4,10 @@ documents. Every signed-in user (viewer and up) may look at any portfolio.
 The page's state (period, pages of its two lists) lives in the URL; the form and
 the pagination swap the portfolio's body with HTMX and push the URL.
 """
+from datetime import date
+
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
@@ -45,8 +48,16 @@ def index():
 def _user_or_404(user_id):
     user = portfolio_service.find_user(user_id, current_app.config["ENTITY"])
     if user is None:
-        return None, error_response(404, "No such internal user in this company.")
+        return None, error_response(404, _("No such internal user in this company."))
     return user, None
+
+
+def _day(text):
+    """A document's ISO date as a date (the |date filter formats it); odd text as it is."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return text
 
 
 def _parse(values):
@@ -78,8 +89,10 @@ def rep(user_id):
     result = portfolio_service.portfolio(user, parsed, entity, thirdparty_page, document_page,
                                          PER_PAGE)
     totals = result.totals
-    type_series = [("on_their_thirdparties", "On thirdparties they represent"),
-                   ("on_other_thirdparties", "On other thirdparties")]
+    type_series = [("on_their_thirdparties", _("On thirdparties they represent")),
+                   ("on_other_thirdparties", _("On other thirdparties"))]
+    for row in result.documents["rows"]:  # shown in the reader's format
+        row["day"] = _day(row["date"])
     context.update(
         portfolio=result, parsed=parsed, args=parsed.args(), series=series(parsed),
         thirdparty_page=thirdparty_page, document_page=document_page, per_page=PER_PAGE,
@@ -156,7 +169,7 @@ TABLES = {
 def rep_csv(user_id, table):
     """One table of a portfolio as CSV, every row (the same period and types)."""
     if table not in TABLES:
-        return error_response(404, "No such table in the portfolio.")
+        return error_response(404, _("No such table in the portfolio."))
     user, missing = _user_or_404(user_id)
     if missing:
         return missing

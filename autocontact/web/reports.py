@@ -6,6 +6,7 @@ the URL. After a fix applied from the report's dialog (documents-changed,
 salesreps-changed), the block refreshes itself.
 """
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from jinja2_fragments.flask import render_block
 
@@ -14,7 +15,7 @@ from ..services import reports
 from ..services.salesreps import InvalidRequest
 from . import charts
 from .auth import current_settings
-from .csv_export import csv_response
+from .csv_export import column_name, csv_response
 from .errors import error_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -78,7 +79,8 @@ def _per_type_cells(row, parsed):
 
 def _csv_thirdparties(parsed, entity, active_ids):
     figures = reports.thirdparty_figures(entity)
-    return ("figure", "thirdparties"), [(key, value) for key, value in figures.items()]
+    return ("figure", "thirdparties"), [(column_name(key), value)
+                                        for key, value in figures.items()]
 
 
 def _csv_inactive_sales_reps(parsed, entity, active_ids):
@@ -147,7 +149,7 @@ TABLES = {
 def consistency_csv(table):
     """One table of the report as CSV, every row (the same period and types)."""
     if table not in TABLES:
-        return error_response(404, "No such table in the report.")
+        return error_response(404, _("No such table in the report."))
     entity = current_app.config["ENTITY"]
     try:
         parsed = reports.parse_request(request.args, entity, current_settings())

@@ -3,6 +3,7 @@
 Each section saves on its own with HTMX and still works as a plain form post.
 """
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -78,7 +79,7 @@ def index():
 def save(section):
     """Validate and store one section; errors come back next to their fields."""
     if section not in SECTIONS:
-        return error_response(404, "No such setup section.")
+        return error_response(404, _("No such setup section."))
     entity = current_app.config["ENTITY"]
     payload = SECTIONS[section](request.form)
     current = current_settings()
@@ -92,7 +93,7 @@ def save(section):
         if request.headers.get("HX-Request"):
             return render_block(TEMPLATE, f"{section}_section", **context), 400
         return render_template(TEMPLATE, **context), 400
-    message = "Saved." if batch_id else "Nothing changed."
+    message = _("Saved.") if batch_id else _("Nothing changed.")
     if request.headers.get("HX-Request"):
         context = _context(new, available, saved={section: message})
         return render_block(TEMPLATE, f"{section}_section", **context)

@@ -7,6 +7,8 @@ dialog: choose → preview (a dry run) → confirm (the same request, applied).
 from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
@@ -29,8 +31,9 @@ bp = Blueprint("thirdparties", __name__, url_prefix="/thirdparties")
 LIST = "thirdparties/index.html"
 MASS = "thirdparties/mass.html"
 DOCUMENTS = "thirdparties/documents.html"
-LABELS = {"assign": "Assign sales reps", "unassign": "Unassign sales reps",
-          "clear": "Remove all sales reps", "transfer": "Transfer a portfolio"}
+# Keyed by action code; the titles are shown in the reader's language.
+LABELS = {"assign": _l("Assign sales reps"), "unassign": _l("Unassign sales reps"),
+          "clear": _l("Remove all sales reps"), "transfer": _l("Transfer a portfolio")}
 
 
 def _render(template, block, status=200, **context):
@@ -66,7 +69,7 @@ def _thirdparty_or_404(thirdparty_id):
     thirdparty = Thirdparty.get_or_none(Thirdparty.rowid == thirdparty_id,
                                         Thirdparty.entity == current_app.config["ENTITY"])
     if thirdparty is None:
-        abort(404, "No such thirdparty in this company.")
+        abort(404, _("No such thirdparty in this company."))
     return thirdparty
 
 
@@ -90,8 +93,8 @@ def card(thirdparty_id):
     settings = current_settings()
     date_from, date_to = _period(request.args, settings)
     if date_from is None or date_to < date_from:
-        return error_response(400, "The period is not valid: use dates written YYYY-MM-DD, "
-                                   "the end after the start.")
+        return error_response(400, _("The period is not valid: use dates written YYYY-MM-DD, "
+                                     "the end after the start."))
     reps = directory.sales_reps([thirdparty_id], entity).get(thirdparty_id, [])
     # Types whose Dolibarr module is off (and not forced in setup) are left out, as in the dialog.
     panel = documents.consistency(thirdparty_id, entity, settings.effective(), date_from, date_to)
@@ -209,8 +212,8 @@ def _run_documents(thirdparty, selection, stage):
         return _background("documents", parsed.params(), documents.progress_steps(parsed),
                            lambda progress: documents.run(actor, parsed, entity,
                                                           progress=progress),
-                           f"Update document contacts of {thirdparty.name}" if thirdparty
-                           else "Update document contacts")
+                           _("Update document contacts of %(name)s", name=thirdparty.name)
+                           if thirdparty else _("Update document contacts"))
     outcome = documents.run(current_user, parsed, entity, dry_run=(stage == "preview"),
                             page=page)
     count = (None if thirdparty
@@ -231,7 +234,8 @@ def _long(form):
 
 
 def _background(kind, params, steps, work, label):
-    """Start ``work`` as a background job and answer with its progress bar."""
+    """Start ``work`` as a background job and answer with its progress bar. ``label`` is
+    stored as it is: in the language of the user who started the job."""
     job_id = jobs.create(current_user, current_app.config["ENTITY"], kind, label, steps)
     jobs.start(current_app._get_current_object(), job_id, steps, work)
     return progress_response(jobs.get(job_id, current_app.config["ENTITY"]))
@@ -259,7 +263,7 @@ def _payload(action, values):
 def _dialog(action, stage, status=200, **context):
     settings = current_settings()
     default_from, default_to = settings.default_range()
-    return _render(MASS, "dialog_body", status, action=action, label=LABELS[action],
+    return _render(MASS, "dialog_body", status, action=action, title=LABELS[action],
                    stage=stage, values=request.values, settings=settings,
                    doc_types=doctypes.DOC_TYPES, default_from=default_from,
                    default_to=default_to, **context)
@@ -270,10 +274,11 @@ def _dialog(action, stage, status=200, **context):
 def mass(action):
     """Open the dialog of a mass action for the current selection."""
     if action not in LABELS:
-        return error_response(404, "No such mass action.")
+        return error_response(404, _("No such mass action."))
     entity = current_app.config["ENTITY"]
     if action == "clear" and not current_settings().allow_remove_all:
-        return _dialog(action, "error", 400, error="Removing all sales reps is disabled in setup.")
+        return _dialog(action, "error", 400,
+                       error=_("Removing all sales reps is disabled in setup."))
     try:
         chosen = salesreps.parse_selection(_payload(action, request.values), entity)
     except salesreps.InvalidRequest as invalid:
@@ -289,7 +294,7 @@ def mass(action):
 def mass_run(action, stage):
     """Preview (a dry run, nothing changes) or apply a mass action."""
     if action not in LABELS or stage not in ("preview", "apply"):
-        return error_response(404, "No such mass action.")
+        return error_response(404, _("No such mass action."))
     entity = current_app.config["ENTITY"]
     try:
         parsed = salesreps.parse_request(_payload(action, request.form), entity, current_settings())
@@ -308,7 +313,7 @@ def mass_run(action, stage):
         return _background("salesreps", parsed.params(), salesreps.progress_steps(parsed),
                            lambda progress: salesreps.run(actor, parsed, entity, schema,
                                                           progress=progress),
-                           LABELS[action])
+                           str(LABELS[action]))
     outcome = salesreps.run(current_user, parsed, entity, schema, dry_run=(stage == "preview"))
     response = _dialog(action, "preview" if stage == "preview" else "done", outcome=outcome,
                        request_summary=parsed)
