@@ -38,6 +38,7 @@ def template_findings(path):
     in_trans = 0
     markup = _Markup()
     previous = []  # the last significant tokens, to see _( before a string
+    depth, marker_depths = 0, []
     for lineno, kind, value in env.lex(source):
         if kind == "name" and value == "trans" and previous[-1:] == [("block_begin", "{%")]:
             in_trans += 1
@@ -47,10 +48,18 @@ def template_findings(path):
             pass
         elif kind == "data":
             findings += [(lineno, text) for text in markup.feed(value)]
+        elif kind == "operator" and value == "(":
+            depth += 1
+            if previous[-1:] and previous[-1][0] == "name" and previous[-1][1] in MARKERS:
+                marker_depths.append(depth)
+        elif kind == "operator" and value == ")":
+            if marker_depths and marker_depths[-1] == depth:
+                marker_depths.pop()
+            depth -= 1
         elif kind == "string":
             text = value[1:-1]
-            marked = (len(previous) >= 2 and previous[-1] == ("operator", "(")
-                      and previous[-2][1] in MARKERS)
+            # Inside _( ), ngettext( ) ... at the call's own level: its messages.
+            marked = bool(marker_depths) and marker_depths[-1] == depth
             if not marked and WORD.search(text) and not CODE_STRING.match(text):
                 findings.append((lineno, text))
         if kind != "whitespace":

@@ -114,6 +114,8 @@ def test_preview_changes_nothing_then_confirm_applies(client, login_as, db, peop
     assert preview.status_code == 200 and snapshot() == before
     text = html(preview).get_text(" ", strip=True)
     assert f"{len(ids)} links added" in text.replace(" link s", " links")
+    says = [li.get_text(" ", strip=True) for li in html(preview).select("ul.what-happens li")]
+    assert says == [f"Add Nora New as sales rep to {len(ids)} thirdparties."]
     confirm = html(preview).find("form")
     assert confirm["hx-post"].endswith("/apply")
     hidden = {(i["name"], i["value"]) for i in confirm.find_all("input", type="hidden")
