@@ -60,6 +60,7 @@ AUDIT = """() => {
 
 
 def audit(page):
+    page.wait_for_load_state("networkidle")  # leaving earlier would abort the favicon's load
     problems = page.evaluate(AUDIT)
     assert problems == [], f"{page.url}:\n" + "\n".join(problems)
 
@@ -165,6 +166,7 @@ def italian_page(chromium):
     problems = _PROBLEMS[page] = _Problems()
     page.on("console", problems.console)
     page.on("pageerror", lambda error: problems.found.append(f"uncaught JS error: {error}"))
+    page.on("requestfailed", problems.request_failed)
     yield page
     context.close()
     del _PROBLEMS[page]
@@ -204,6 +206,7 @@ def data_words(live_server):
 
 
 def no_english(page, words):
+    page.wait_for_load_state("networkidle")
     text = re.sub(r"\b\w+=\S+", " ", page.evaluate(SCREEN_TEXT))  # LDAP DNs are data
     left = i18n_check.english_left(text, words)
     context = [m.group(0) for word in left for m in re.finditer(rf".{{0,40}}\b{word}\b.{{0,40}}", text)]
@@ -251,3 +254,44 @@ def test_the_main_flow_in_italian(live_server, italian_page):
     page.goto(live_server.url("/setup"))
     no_english(page, words)
     shot(page, "it-setup")
+
+
+# --- One mass action without the mouse --------------------------------------------------
+
+def _tab_to(page, predicate, key="Tab", limit=40):
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return {predicate}; }})()"):
+            return
+    raise AssertionError(f"{key} never reached: {predicate}")
+
+
+def test_a_mass_assign_with_the_keyboard_alone(live_server, browser_page):
+    page = browser_page
+    login(page, live_server.base_url, "admin", DEMO_PASSWORD)
+    page.goto(live_server.url("/thirdparties?kind=customer"))
+    page.focus("#q")
+    _tab_to(page, "el.matches('input[name=ids]')")
+    thirdparty_id = int(page.evaluate("document.activeElement.value"))
+    page.keyboard.press("Space")
+    _tab_to(page, "el.textContent.trim() === 'Assign…'", key="Shift+Tab")
+    page.keyboard.press("Enter")
+    dialog = page.locator("dialog#dialog[open]")
+    dialog.locator("#dialog-title").wait_for()
+    page.wait_for_function("document.activeElement.id === 'user_ids'")
+    page.keyboard.press("ArrowDown")  # selects the first user of the list
+    chosen = int(page.evaluate("document.getElementById('user_ids').selectedOptions[0].value"))
+    before = set(_links(live_server))
+    _tab_to(page, "el.textContent.trim() === 'Preview'")
+    page.keyboard.press("Enter")
+    dialog.locator("p[role=status]", has_text="This will change").wait_for()
+    # The preview takes focus to its first control; Tab goes round the modal dialog.
+    if not page.evaluate("document.activeElement.textContent.trim().startsWith('Confirm')"):
+        _tab_to(page, "el.textContent.trim().startsWith('Confirm')")
+    page.keyboard.press("Enter")
+    dialog.locator(".message-success", has_text="Done:").wait_for()
+    added = set(_links(live_server)) - before
+    assert {(soc, user) for _rowid, soc, user in added} == {(thirdparty_id, chosen)}
+    page.keyboard.press("Escape")
+    page.locator("dialog#dialog").wait_for(state="hidden")
+    shot(page, "keyboard-assign-done")
