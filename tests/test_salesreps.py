@@ -257,6 +257,34 @@ def test_statement_count_does_not_depend_on_the_number_of_thirdparties(app, db, 
     assert counts[:2] == counts[2:]
 
 
+@pytest.mark.parametrize("backend", ["mariadb"])  # SQLite gives consecutive row ids
+def test_journal_names_added_links_whose_ids_have_gaps(app, db, team, some_thirdparties):
+    """The added links are journaled by their range of row ids; when the ids are not
+    consecutive (auto_increment_increment > 1 as on Galera, innodb_autoinc_lock_mode 2
+    under concurrent inserts) the rest are found beyond the range: every one with its id."""
+    from autocontact.services import journal, salesreps
+    from autocontact.services.permissions import Actor
+    assert journal.on_mysql()
+    actor = Actor(user_id=team["anna"], login="anna.rep", full_name="Anna",
+                  roles=frozenset({"viewer", "editor"}))
+    request = salesreps.parse_request(
+        {"action": "assign", "thirdparty_ids": some_thirdparties,
+         "user_ids": [team["bruno"], team["carla"]]}, 1, settings_service.load(1))
+    db.execute_sql("SET SESSION auto_increment_increment = 3")
+    try:
+        outcome = salesreps.run(actor, request, 1, app.extensions["autocontact.schema"])
+    finally:
+        db.execute_sql("SET SESSION auto_increment_increment = 1")
+    journaled = {(row.fk_soc, row.fk_user): row.link_rowid for row in BatchSalesRep.select()
+                 .where(BatchSalesRep.batch_id == outcome.batch_id, BatchSalesRep.change == "+")}
+    added = {(row.fk_soc, row.fk_user): row.rowid for row in models.SalesRepLink.select().where(
+        models.SalesRepLink.fk_user.in_([team["bruno"], team["carla"]]))}
+    assert journaled == added and outcome.links_added == len(added) == 2 * len(some_thirdparties)
+    assert {row["user_id"]: row["added"] for row in outcome.per_user} == \
+        {team["bruno"]: len(some_thirdparties), team["carla"]: len(some_thirdparties)}
+    assert outcome.thirdparties == len(some_thirdparties)
+
+
 def test_links_on_a_dolibarr_19_schema_have_no_type_code(mariadb, tmp_path, password_hash):
     """Before Dolibarr 20 llx_societe_commerciaux has no fk_c_type_contact_code."""
     from conftest import SCHEMA_20, AuthActions, People, make_app

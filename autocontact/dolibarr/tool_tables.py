@@ -135,6 +135,17 @@ class PreviewSelection(DolibarrModel):
         temporary = True
 
 
+class OperationSelection(DolibarrModel):
+    """The thirdparties a sales-rep mass action works on, fixed once at its start (as
+    BatchSelection does for the document updates): a temporary table of the operation's
+    connection, dropped at its end; its rows go to no redo log and need no DELETE."""
+    fk_soc = IntegerField(primary_key=True)
+
+    class Meta:
+        dolibarr_table = "autocontact_operation_selection"
+        temporary = True
+
+
 class PendingSalesRep(DolibarrModel):
     """Sales-rep links an operation is about to add (see PendingContact)."""
     fk_soc = IntegerField()

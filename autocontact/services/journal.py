@@ -5,7 +5,7 @@ Batches are written in the same transaction as the change they record.
 import json
 from datetime import datetime
 
-from peewee import JOIN, MySQLDatabase
+from peewee import JOIN, MySQLDatabase, Node
 
 from ..dolibarr.models import Constant, database
 from ..dolibarr.tool_tables import Batch, BatchSetting
@@ -36,7 +36,7 @@ def start_batch(actor, entity, action, params, summary, rows_changed=0, undo_of=
 # row by its primary key. SQLite plans the portable form that way by itself (and has no
 # multi-table DELETE), so it keeps it.
 
-def _on_mysql():
+def on_mysql():
     return isinstance(database.obj, MySQLDatabase)
 
 
@@ -45,11 +45,30 @@ def _name(node):
     return f"`{node if isinstance(node, str) else node.column_name}`"
 
 
+class _PrimaryKeyScan(Node):
+    """A table in FROM, read by its primary key (MariaDB's FORCE INDEX)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __sql__(self, ctx):
+        return ctx.sql(self.model).literal(" FORCE INDEX (PRIMARY)")
+
+
+def by_primary_key(model):
+    """``model`` as a FROM source whose rows are to be found by a range of row ids.
+
+    Rows an operation has just inserted are not in MariaDB's statistics yet: it would
+    rather reach them through an index on a column of the conditions (such as every link
+    of one type code) than by the range of their ids (SQLite chooses the range itself)."""
+    return _PrimaryKeyScan(model) if on_mysql() else model
+
+
 def delete_journaled(target, journal_model, row_id, batch_id, change):
     """Delete the rows of ``target`` whose row ids the ``row_id`` column of the batch's
     journal rows with ``change`` ('-' or '+') names: one statement."""
     this_batch = ((journal_model.batch_id == batch_id) & (journal_model.change == change))
-    if not _on_mysql():
+    if not on_mysql():
         (target.delete()
          .where(target._meta.primary_key.in_(journal_model.select(row_id).where(this_batch)))
          .execute())

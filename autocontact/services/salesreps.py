@@ -3,11 +3,14 @@
 One operation is one transaction with a fixed number of set-based statements,
 whatever the number of thirdparties:
 
+0. fix the selected thirdparties in a temporary table,
 1. journal the links to remove (INSERT … SELECT into the batch's rows),
 2. delete them,
-3. find the links to add (the pairs not linked yet) into a temporary table,
-4. insert them as Dolibarr's Societe::add_commercial stores them,
-5. journal them with the row ids they got, 6. count.
+3. insert the links to add (the pairs not linked yet) as Dolibarr's
+   Societe::add_commercial stores them,
+4. journal them with the row ids they got (read back by primary key),
+5. count: the totals are the statements' row counts, the per-user effects and
+   examples are read from the links added and the journal of those removed.
 
 A preview or dry run is the same transaction, rolled back: what it reports
 is exactly what applying would do.
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from peewee import JOIN, SQL, Value, fn
+from peewee import JOIN, SQL, Select, Value, fn
 
 from ..dolibarr.models import (
     GroupRight,
@@ -27,15 +30,18 @@ from ..dolibarr.models import (
     UserRight,
     database,
 )
-from ..dolibarr.tool_tables import Batch, BatchSalesRep, BatchSelection, PendingSalesRep
+from ..dolibarr.tool_tables import Batch, BatchSalesRep, BatchSelection, OperationSelection
 from . import agenda as agenda_service
 from . import journal, permissions, thirdparties
-from .directory import count_if, user_entities
+from .directory import user_entities
 
 ACTIONS = ("assign", "unassign", "clear", "transfer")
 MAX_IDS = 100_000
 SALESREP_TYPE_CODE = "SALESREPTHIRD"
 SEE_ALL_RIGHT = 262  # societe/client/voir: "Read all thirdparties", else only those represented
+JOURNAL_COLUMNS = [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
+                   BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.import_key,
+                   BatchSalesRep.type_code]
 
 
 class InvalidRequest(ValueError):
@@ -116,8 +122,16 @@ def _int_list(values, field_name, what, limit=MAX_IDS):
         raise InvalidRequest(_("Too many %(what)s: %(count)s (at most %(limit)s).", what=what,
                                count=format_decimal(len(values)), limit=format_decimal(limit)),
                              field_name)
-    numbers = [_int(value, field_name, _("Each of '%(field)s'", field=field_name))
-               for value in values]
+    each = None
+    numbers = []
+    for value in values:
+        # Whole numbers as JSON gives them, without building a message per value (a
+        # 10,000-id selection would otherwise translate one message per id).
+        if type(value) is int and 0 <= value <= 9_999_999_999:
+            numbers.append(value)
+            continue
+        each = each or _("Each of '%(field)s'", field=field_name)
+        numbers.append(_int(value, field_name, each))
     seen = set()
     for number in numbers:
         if number in seen:
@@ -168,11 +182,12 @@ def parse_selection(payload, entity):
     if not request.thirdparty_ids:
         raise InvalidRequest(_("The selection is empty: choose at least one thirdparty."),
                              "thirdparty_ids")
-    found = {row[0] for row in Thirdparty.select(Thirdparty.rowid).where(
-        Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)),
-        Thirdparty.entity == entity).tuples()}
-    missing = [tid for tid in request.thirdparty_ids if tid not in found]
-    if missing:
+    existing = Thirdparty.select(Thirdparty.rowid).where(
+        Thirdparty.rowid.in_(_literal_ids(request.thirdparty_ids)), Thirdparty.entity == entity)
+    # Counted (one number back, not 10,000 rows); the ids are read only to name a missing one.
+    if existing.select(fn.COUNT(Thirdparty.rowid)).scalar() != len(request.thirdparty_ids):
+        found = {row[0] for row in existing.tuples()}
+        missing = [tid for tid in request.thirdparty_ids if tid not in found]
         raise InvalidRequest(
             _("Thirdparty %(id)s does not exist in this company (and %(num)s more).",
               id=missing[0], num=len(missing) - 1) if len(missing) > 1 else
@@ -256,6 +271,23 @@ def release_selection(batch_id):
     BatchSelection.delete().where(BatchSelection.batch_id == batch_id).execute()
 
 
+def _fix_operation_selection(request, entity):
+    """fix_selection in a temporary table of the connection (no redo log, nothing to
+    delete afterwards: for 10,000 ids about half the cost of insert + delete);
+    returns the subquery and how many thirdparties it fixed (the statement's row count)."""
+    OperationSelection.create_table(safe=True)   # temporary: this connection's own
+    cursor = database.execute(OperationSelection.insert_from(
+        selection(request, entity), [OperationSelection.fk_soc]))
+    return OperationSelection.select(OperationSelection.fk_soc), cursor.rowcount
+
+
+def _release_operation_selection():
+    """Drop the temporary selection (DROP TEMPORARY TABLE commits nothing on MariaDB)."""
+    table = OperationSelection._meta.table_name
+    database.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS `{table}`" if journal.on_mysql()
+                         else f'DROP TABLE IF EXISTS temp."{table}"')
+
+
 def selection(request, entity):
     """A subquery of the selected thirdparties' ids (evaluated where it is used)."""
     if request.criteria is not None:
@@ -304,46 +336,33 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=Non
     with database.atomic() as transaction:
         batch_id = journal.start_batch(actor, entity, request.action, request.params(),
                                        _summary(request, users))
-        selected = fix_selection(batch_id, request, entity)
+        selected, selected_count = _fix_operation_selection(request, entity)
         removed = (SalesRepLink
                    .select(Value(batch_id), Value("-"), SalesRepLink.rowid, SalesRepLink.fk_soc,
                            SalesRepLink.fk_user, SalesRepLink.import_key, _type_code(schema))
                    .where(SalesRepLink.fk_soc.in_(selected), _removal_condition(request)))
-        journal_columns = [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
-                           BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.import_key,
-                           BatchSalesRep.type_code]
         progress(_("Finding the sales-rep links to remove"))
-        BatchSalesRep.insert_from(removed, journal_columns).execute()
+        links_removed = database.execute(
+            BatchSalesRep.insert_from(removed, JOURNAL_COLUMNS)).rowcount
         progress(_("Removing sales-rep links"))
         journal.delete_journaled(SalesRepLink, BatchSalesRep, BatchSalesRep.link_rowid,
                                  batch_id, "-")
 
         additions = _additions(request, selected, batch_id)
+        links_added, added = 0, None
         if additions is not None:
             progress(_("Adding sales-rep links"))
-            PendingSalesRep.create_table(safe=True)   # temporary: this connection's own
-            PendingSalesRep.insert_from(additions, [
-                PendingSalesRep.fk_soc, PendingSalesRep.fk_user,
-                PendingSalesRep.type_code]).execute()
-            added = PendingSalesRep.select(PendingSalesRep.fk_soc, PendingSalesRep.fk_user)
             link_columns = [SalesRepLink.fk_soc, SalesRepLink.fk_user]
             if schema.salesrep_type_code:
-                added = added.select_extend(PendingSalesRep.type_code)
+                additions = additions.select_extend(Value(SALESREP_TYPE_CODE))
                 link_columns.append(SalesRepLink.type_code)
-            SalesRepLink.insert_from(added, link_columns).execute()
-            # Journal them with their row ids: only pairs without any link were added
-            # (_additions), so each pair has exactly one row now.
-            BatchSalesRep.insert_from(
-                PendingSalesRep
-                .select(Value(batch_id), Value("+"), SalesRepLink.rowid, PendingSalesRep.fk_soc,
-                        PendingSalesRep.fk_user, PendingSalesRep.type_code)
-                .join(SalesRepLink, on=((SalesRepLink.fk_soc == PendingSalesRep.fk_soc)
-                                        & (SalesRepLink.fk_user == PendingSalesRep.fk_user))),
-                [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
-                 BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.type_code]).execute()
-            PendingSalesRep.delete().execute()
+            inserted = database.execute(SalesRepLink.insert_from(additions, link_columns))
+            links_added = inserted.rowcount
+            if links_added:
+                added = _journal_additions(batch_id, request, selected, schema, inserted)
 
-        outcome = _outcome(batch_id, request, selected, entity)
+        outcome = _outcome(batch_id, selected_count, links_added, links_removed, added,
+                           entity)
         changed = outcome.links_added + outcome.links_removed
         counts = {}
         if request.documents is not None:
@@ -359,7 +378,7 @@ def run(actor, request, entity, schema, dry_run=False, agenda=None, progress=Non
          .where(Batch.id == batch_id).execute())
         if changed and not dry_run and agenda_service.wanted(agenda, entity):
             agenda_service.record_events(batch_id, entity, actor, _summary(request, users))
-        release_selection(batch_id)
+        _release_operation_selection()
         if dry_run or not changed:
             transaction.rollback()
             outcome.batch_id = None
@@ -377,14 +396,14 @@ def _type_code(schema):
 
 
 def _additions(request, selected, batch_id):
-    """The (thirdparty, user) pairs to link, as a SELECT for the journal, or None."""
+    """The (thirdparty, user) pairs to link, none of them linked yet (with any type code),
+    as a SELECT, or None."""
     if request.action == "assign":
         targets = User.select(User.rowid).where(User.rowid.in_(list(request.user_ids)))
         ThirdpartyAlias = Thirdparty.alias("s")
         TargetAlias = User.alias("u")
         pairs = (ThirdpartyAlias
-                 .select(ThirdpartyAlias.rowid, TargetAlias.rowid,
-                         Value(SALESREP_TYPE_CODE))
+                 .select(ThirdpartyAlias.rowid, TargetAlias.rowid)
                  .join(TargetAlias, JOIN.CROSS)
                  .where(ThirdpartyAlias.rowid.in_(selected), TargetAlias.rowid.in_(targets)))
         return pairs.where(~fn.EXISTS(
@@ -394,8 +413,7 @@ def _additions(request, selected, batch_id):
     if request.action == "transfer":
         Removed = BatchSalesRep.alias("r")
         return (Removed
-                .select(Removed.fk_soc, Value(request.to_user_id),
-                        Value(SALESREP_TYPE_CODE))
+                .select(Removed.fk_soc, Value(request.to_user_id))
                 .where(Removed.batch_id == batch_id, Removed.change == "-",
                        ~fn.EXISTS(SalesRepLink.select(SalesRepLink.rowid).where(
                            SalesRepLink.fk_soc == Removed.fk_soc,
@@ -405,35 +423,100 @@ def _additions(request, selected, batch_id):
     return None
 
 
-def _outcome(batch_id, request, selected, entity):
-    """Counts, per-user effects and examples from the batch's journal rows: three queries."""
-    rows = BatchSalesRep.select().where(BatchSalesRep.batch_id == batch_id)
-    per_user_rows = (BatchSalesRep
-                     .select(BatchSalesRep.fk_user,
-                             count_if(BatchSalesRep.change == "+").alias("added"),
-                             count_if(BatchSalesRep.change == "-").alias("removed"))
-                     .where(BatchSalesRep.batch_id == batch_id)
-                     .group_by(BatchSalesRep.fk_user).dicts())
-    per_user = {row["fk_user"]: row for row in per_user_rows}
+def _targets(request):
+    return list(request.user_ids) if request.action == "assign" else [request.to_user_id]
+
+
+def _journal_additions(batch_id, request, selected, schema, inserted):
+    """Journal the links the INSERT ``inserted`` just added, with their row ids, read
+    back by primary key (one statement); return a SELECT of them (fk_soc, fk_user).
+
+    Their ids: MariaDB gives the statement's first one, and allocates them consecutively
+    (an INSERT … SELECT holds the table's AUTO-INC lock, innodb_autoinc_lock_mode 0 and 1);
+    SQLite gives the last one and has a single writer. The range is read with the
+    operation's own conditions (its thirdparties, its users, the type code it wrote), which
+    no row of another session can meet: a pair it added or found linked cannot be linked
+    again (unique key), and one found linked has a lower id. Should the ids not be
+    consecutive (auto_increment_increment > 1, lock mode 2 under concurrent inserts), those
+    beyond the range are journaled by a second statement, and the count must match or the
+    operation fails (rolled back). The one case this cannot tell: in lock mode 2 (MySQL 8's
+    default, not MariaDB's), another session committing one of the very same pairs with an
+    id inside the range in the instant before this statement reached that pair.
+
+    MariaDB reads the range by primary key (journal.by_primary_key): the new
+    rows are not in the statistics, which would otherwise send it through the type-code
+    index (every link of the type), several times slower."""
+    count = inserted.rowcount
+    first = inserted.lastrowid if journal.on_mysql() else inserted.lastrowid - count + 1
+
+    def new_links(low, high=None):
+        condition = ((SalesRepLink.rowid >= low) & SalesRepLink.fk_soc.in_(selected)
+                     & SalesRepLink.fk_user.in_(_targets(request)))
+        if high is not None:
+            condition &= SalesRepLink.rowid <= high
+        if schema.salesrep_type_code:
+            condition &= SalesRepLink.type_code == SALESREP_TYPE_CODE
+        return (SalesRepLink.select(SalesRepLink.fk_soc, SalesRepLink.fk_user)
+                .from_(journal.by_primary_key(SalesRepLink)).where(condition))
+
+    def write(links):
+        return database.execute(BatchSalesRep.insert_from(
+            links.select(Value(batch_id), Value("+"), SalesRepLink.rowid, SalesRepLink.fk_soc,
+                         SalesRepLink.fk_user, Value(SALESREP_TYPE_CODE)),
+            [BatchSalesRep.batch_id, BatchSalesRep.change, BatchSalesRep.link_rowid,
+             BatchSalesRep.fk_soc, BatchSalesRep.fk_user, BatchSalesRep.type_code])).rowcount
+
+    last = first + count - 1
+    journaled = write(new_links(first, last))
+    if journaled == count:
+        # All of them in [first, last], which thus holds no other row: read by range alone.
+        return (SalesRepLink.select(SalesRepLink.fk_soc, SalesRepLink.fk_user)
+                .from_(journal.by_primary_key(SalesRepLink))
+                .where(SalesRepLink.rowid.between(first, last)))
+    journaled += write(new_links(last + 1))
+    if journaled != count:
+        raise RuntimeError(f"sales-rep links added: {count}, found by row id: {journaled}")
+    return new_links(first)
+
+
+def _outcome(batch_id, selected, links_added, links_removed, added, entity):
+    """Per-user effects and examples (three queries) from the links just added, read by
+    primary key (``added``), and the batch's journal rows of those removed; the totals
+    are the statements' row counts."""
+    changes = (BatchSalesRep.select(BatchSalesRep.fk_soc, BatchSalesRep.fk_user,
+                                    SQL("0").alias("added"), SQL("1").alias("removed"))
+               .where(BatchSalesRep.batch_id == batch_id, BatchSalesRep.change == "-"))
+    if added is not None:
+        changes = added.select(SalesRepLink.fk_soc, SalesRepLink.fk_user, SQL("1").alias("added"),
+                               SQL("0").alias("removed")).union_all(changes)
+    changes = changes.alias("c")
+    per_user = {}
+    if links_added or links_removed:
+        per_user = {user_id: {"added": int(gained or 0), "removed": int(lost or 0)}
+                    for user_id, gained, lost in database.execute(
+                        Select([changes], [changes.c.fk_user, fn.SUM(changes.c.added),
+                                           fn.SUM(changes.c.removed)])
+                        .group_by(changes.c.fk_user)).fetchall()}
     users = _users(per_user, entity) if per_user else {}
     sees_all = _sees_all(per_user, entity) if per_user else set()
-    totals = (BatchSalesRep
-              .select(fn.COUNT(BatchSalesRep.fk_soc.distinct()).alias("thirdparties"))
-              .where(BatchSalesRep.batch_id == batch_id).dicts().get())
-    examples = [row[0] for row in Thirdparty.select(Thirdparty.name)
-                .where(Thirdparty.rowid.in_(rows.select(BatchSalesRep.fk_soc)))
-                .order_by(Thirdparty.name).limit(8).tuples()]
+    thirdparties_changed, examples = 0, []
+    if per_user:
+        thirdparties_changed = database.execute(
+            Select([changes], [fn.COUNT(changes.c.fk_soc.distinct())])).fetchone()[0]
+        examples = [row[0] for row in Thirdparty.select(Thirdparty.name)
+                    .where(Thirdparty.rowid.in_(Select([changes], [changes.c.fk_soc])))
+                    .order_by(Thirdparty.name).limit(8).tuples()]
     return Outcome(
         batch_id=batch_id,
-        selected=selected.count(),
-        thirdparties=totals["thirdparties"] or 0,
-        links_added=sum(int(row["added"] or 0) for row in per_user.values()),
-        links_removed=sum(int(row["removed"] or 0) for row in per_user.values()),
+        selected=selected,
+        thirdparties=thirdparties_changed or 0,
+        links_added=links_added,
+        links_removed=links_removed,
         per_user=[{
             "user_id": user_id,
             "name": users[user_id].full_name if user_id in users else f"user {user_id}",
             "active": bool(users[user_id].is_active) if user_id in users else False,
-            "added": int(row["added"] or 0), "removed": int(row["removed"] or 0),
+            "added": row["added"], "removed": row["removed"],
             "sees_all": user_id in sees_all,
         } for user_id, row in sorted(per_user.items(), key=lambda item: (
             users[item[0]].full_name if item[0] in users else "", item[0]))],
