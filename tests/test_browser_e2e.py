@@ -258,7 +258,14 @@ def test_the_main_flow_in_italian(live_server, italian_page):
 
 # --- One mass action without the mouse --------------------------------------------------
 
+def _settled(page):
+    """htmx has swapped and processed the new content (its forms now post through htmx)."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+
+
 def _tab_to(page, predicate, key="Tab", limit=40):
+    _settled(page)
     for _ in range(limit):
         page.keyboard.press(key)
         if page.evaluate(f"(() => {{ const el = document.activeElement; return {predicate}; }})()"):
@@ -288,6 +295,7 @@ def test_a_mass_assign_with_the_keyboard_alone(live_server, browser_page):
     # The preview takes focus to its first control; Tab goes round the modal dialog.
     if not page.evaluate("document.activeElement.textContent.trim().startsWith('Confirm')"):
         _tab_to(page, "el.textContent.trim().startsWith('Confirm')")
+    _settled(page)
     page.keyboard.press("Enter")
     dialog.locator(".message-success", has_text="Done:").wait_for()
     added = set(_links(live_server)) - before
